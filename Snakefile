@@ -1,0 +1,44 @@
+"""musictransfer: Choi et al. (ISMIR 2017) transfer learning for music, as a workflow.
+
+Run `snakemake --cores 2` for the default (demo) experiment; see README.md.
+"""
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+# The package lives in src/ and is put on the path of this process (to resolve the
+# experiment) and of every job (see MT in common.smk), so that the workflow runs its own
+# code whether or not musictransfer is installed in the job's environment.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from musictransfer.config import resolve_experiment  # noqa: E402
+
+EXP = resolve_experiment(config)
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/audio.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

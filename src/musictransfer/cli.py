@@ -1,0 +1,281 @@
+"""The ``musictransfer`` command line: what every Snakemake rule calls.
+
+Each sub-command is a thin wrapper over one package function; heavy libraries are
+imported inside the commands so that ``musictransfer --help`` and ``info`` start fast
+and so that the hundreds of evaluation jobs of a run do not each pay for PyTorch.
+User errors (:class:`~musictransfer.errors.MusicTransferError`) are printed without a
+traceback, with their hint, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from musictransfer import __version__
+from musictransfer.errors import MusicTransferError
+
+Handler = Callable[[argparse.Namespace], None]
+
+
+def _json_arg(text: str) -> dict:
+    """Parse a JSON object given on the command line (the rules pass specs this way)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    """Print versions, the paper's constants and the available compute."""
+    from musictransfer import constants as c
+
+    print(f"musictransfer {__version__}")
+    print(
+        f"input: {c.CLIP_SECONDS} s at {c.SAMPLE_RATE} Hz = {c.N_SAMPLES} samples; "
+        f"log-mel n_fft {c.N_FFT}, hop {c.HOP_LENGTH}, {c.N_MELS} mels, "
+        f"{c.F_MIN:g}-{c.F_MAX:g} Hz -> {c.N_MELS} x {c.N_FRAMES}"
+    )
+    print(f"convnet: {c.N_LAYERS} blocks x {c.N_CHANNELS} channels, pools {list(c.POOL_SIZES)}")
+    print(f"feature: {c.FEATURE_DIM} values (convnet), {c.MFCC_DIM} (MFCC baseline)")
+    print(f"SVM grid: {c.GRID_SIZE} settings, {c.N_FOLDS}-fold CV")
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        device = torch.cuda.get_device_name(0) if cuda else "CPU only"
+        print(f"torch {torch.__version__}: {device}")
+    except ImportError:  # pragma: no cover - torch is a dependency
+        print("torch: not installed")
+    if args.config:
+        from musictransfer.config import load_config, resolve_experiment
+
+        exp = resolve_experiment(load_config(args.config), args.experiment)
+        print(
+            f"experiment {exp.name}: {len(exp.tasks)} tasks, extractors "
+            f"{', '.join(exp.extractors)}, {len(exp.cells())} evaluation cells -> {exp.root}"
+        )
+
+
+def cmd_generate_demo(args: argparse.Namespace) -> None:
+    """Synthesise one dataset of the demo corpus."""
+    from musictransfer.datasets.demo import generate_dataset
+
+    generate_dataset(args.dataset, args.out_dir, n_clips=args.n_clips, seed=args.seed)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """Decode, downmix and resample a manifest's audio into a prepared store."""
+    from musictransfer.datasets.store import prepare_audio
+
+    prepare_audio(args.manifest, args.out_dir, threads=args.threads)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train the tagger on a prepared tagging source."""
+    from musictransfer.training import train_tagger
+
+    train_tagger(
+        args.dataset_dir,
+        args.out,
+        settings=args.settings,
+        checkpoint_dir=args.checkpoint_dir,
+        threads=args.threads,
+        metrics_out=args.metrics,
+    )
+
+
+def cmd_random_convnet(args: argparse.Namespace) -> None:
+    """Save the untrained, He-normal random convnet."""
+    from musictransfer.training import save_random_convnet
+
+    save_random_convnet(args.out, seed=args.seed)
+
+
+def cmd_extract_convnet(args: argparse.Namespace) -> None:
+    """Compute the convnet feature of every clip of a prepared dataset."""
+    from musictransfer.features import extract_convnet
+
+    extract_convnet(args.model, args.dataset_dir, args.out, batch_size=args.batch_size, threads=args.threads)
+
+
+def cmd_extract_mfcc(args: argparse.Namespace) -> None:
+    """Compute the MFCC baseline vector of every clip of a prepared dataset."""
+    from musictransfer.features import extract_mfcc
+
+    extract_mfcc(args.dataset_dir, args.out)
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    """Features of arbitrary audio files with a saved model (user-facing)."""
+    from musictransfer.features import extract_files
+
+    extract_files(args.model, _expand_inputs(args.inputs), args.out, batch_size=args.batch_size)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Run the SVM grid search for one (task, extractor, combination) cell."""
+    from musictransfer.pipeline import evaluate_cell_files
+
+    evaluate_cell_files(
+        task=args.task,
+        extractor=args.extractor,
+        combo=args.combo,
+        manifest=args.manifest,
+        convnet=args.features,
+        mfcc=args.mfcc,
+        out=args.out,
+        threads=args.threads,
+    )
+
+
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    """Collect cell JSON files into the tidy score table."""
+    from musictransfer.reporting import aggregate_scores
+
+    aggregate_scores(args.cells, args.out)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    """Draw the per-task and summary figures from the score table."""
+    from musictransfer.reporting import plot_scores
+
+    plot_scores(args.scores, args.out_dir, tasks=args.tasks, references=args.references)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    """Write the Markdown report."""
+    from musictransfer.reporting import write_report
+
+    write_report(args.scores, args.figures_dir, args.out, experiment=args.experiment, extra=args.extra)
+
+
+def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    """Audio paths from arguments; a ``.txt`` argument is a list of paths, one a line."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.suffix == ".txt":
+            lines = path.read_text().splitlines()
+            paths += [Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+        else:
+            paths.append(path)
+    if not paths:
+        raise MusicTransferError("no audio files given", "pass audio paths or a .txt list of them")
+    return paths
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="musictransfer",
+        description="Pre-trained convnet features for music (Choi et al., ISMIR 2017).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("info", cmd_info, "versions, the paper's constants, compute and the experiment")
+    p.add_argument("--config", help="config.yaml to summarise")
+    p.add_argument("--experiment", help="experiment preset (default: the config's)")
+
+    p = add("generate-demo", cmd_generate_demo, "synthesise one dataset of the demo corpus")
+    p.add_argument("dataset", help="demo dataset name (demo_tags, dance, genre, ...)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--n-clips", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = add("prepare", cmd_prepare, "decode, downmix, resample to 12 kHz and store a dataset")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--threads", type=int, default=1)
+
+    p = add("train", cmd_train, "train the tagger on a prepared tagging source")
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="model file (.pt)")
+    p.add_argument("--metrics", type=Path, help="JSON file for validation/test AUC")
+    p.add_argument("--settings", type=_json_arg, default={}, help="training settings (JSON)")
+    p.add_argument("--checkpoint-dir", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1)
+
+    p = add("random-convnet", cmd_random_convnet, "save the seeded He-normal random convnet")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = add("extract-convnet", cmd_extract_convnet, "convnet features of a prepared dataset")
+    p.add_argument("model", type=Path)
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--threads", type=int, default=1)
+
+    p = add("extract-mfcc", cmd_extract_mfcc, "MFCC baseline vectors of a prepared dataset")
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+
+    p = add("extract", cmd_extract, "convnet features of audio files (paths or .txt lists)")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--model", required=True, type=Path, help="a saved model (.pt)")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output .npz")
+    p.add_argument("--batch-size", type=int, default=8)
+
+    p = add("evaluate", cmd_evaluate, "SVM grid search for one (task, extractor, combo) cell")
+    p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")
+    p.add_argument("--extractor", required=True)
+    p.add_argument("--combo", required=True)
+    p.add_argument("--manifest", required=True, type=Path, help="prepared manifest (labels)")
+    p.add_argument("--features", type=Path, help="convnet feature file")
+    p.add_argument("--mfcc", type=Path, help="MFCC feature file")
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--threads", type=int, default=1)
+
+    p = add("aggregate", cmd_aggregate, "collect cell JSON files into scores.csv")
+    p.add_argument("cells", nargs="+", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+
+    p = add("plot", cmd_plot, "figures from scores.csv")
+    p.add_argument("scores", type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--tasks", nargs="*", default=None)
+    p.add_argument("--references", type=_json_arg, default={}, help="task -> reference score")
+
+    p = add("report", cmd_report, "Markdown report from scores.csv and figures")
+    p.add_argument("scores", type=Path)
+    p.add_argument("--figures-dir", required=True, type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--extra", type=_json_arg, default={}, help="extra facts to report (JSON)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``musictransfer`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except MusicTransferError as exc:
+        print(f"musictransfer {args.command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  -> {exc.hint}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The manifest: one CSV row per clip, the common currency of every dataset.
+
+Columns
+-------
+id
+    Unique clip identifier (string).
+path
+    Audio file, relative to the manifest's directory (or absolute).
+label
+    Class name, for single-label classification tasks.
+tags
+    Semicolon-separated tags, for the multi-label tagging sources.
+split / fold
+    Predefined split ('train', 'valid', 'test') or fold number, where the dataset has one.
+<other>
+    Regression targets (e.g. 'arousal', 'valence') or further metadata.
+
+Only ``id`` and ``path`` are required of every manifest; the task that uses a dataset
+says which other column it needs, and :func:`require_columns` checks it up front.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from musictransfer.errors import ManifestError
+
+REQUIRED_COLUMNS = ("id", "path")
+TAG_SEPARATOR = ";"
+
+
+def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read and validate a manifest CSV.
+
+    Parameters
+    ----------
+    path
+        The manifest file.
+    required
+        Columns that must be present (``id`` and ``path`` by default).
+
+    Raises
+    ------
+    ManifestError
+        If the file is missing or empty, a required column is absent, or ids repeat.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"manifest not found: {path}", "run the workflow step that makes it")
+    try:
+        frame = pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot parse manifest {path}: {exc}") from exc
+    if frame.empty:
+        raise ManifestError(f"manifest {path} has no rows")
+    require_columns(frame, required, path)
+    duplicated = frame["id"][frame["id"].duplicated()].tolist()
+    if duplicated:
+        raise ManifestError(
+            f"manifest {path} repeats clip ids: {', '.join(map(str, duplicated[:5]))}",
+            "every clip needs a unique id",
+        )
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: object) -> None:
+    """Raise a :class:`ManifestError` naming ``source`` if any of ``columns`` is missing."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ManifestError(
+            f"manifest {source} lacks column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(map(str, frame.columns))})",
+            "see musictransfer.datasets.manifest for the expected columns",
+        )
+
+
+def split_tags(frame: pd.DataFrame) -> list[list[str]]:
+    """The ``tags`` column as lists of tags (empty string -> no tags)."""
+    return [[t for t in str(v).split(TAG_SEPARATOR) if t] for v in frame["tags"]]
+
+
+def resolve_paths(frame: pd.DataFrame, manifest_path: str | os.PathLike[str]) -> list[Path]:
+    """Absolute audio paths: relative entries are taken from the manifest's directory."""
+    base = Path(manifest_path).parent
+    return [p if (p := Path(v)).is_absolute() else base / p for v in frame["path"]]

@@ -1,0 +1,183 @@
+"""Evaluation: the authors' SVM grid search on one (task, extractor, combination) cell.
+
+Protocol (Section 4.1 of the paper; the authors' code):
+
+- a pipeline of optional standardisation (on/off is itself a grid parameter) and an
+  SVC (classification) or SVR (regression);
+- the grid: RBF kernel with C in {0.1, 2, 8, 32} and gamma in {2^-3, 2^-5, ..., 2^-13,
+  1/n_features}, and the linear kernel with the same C: 2 x 32 = 64 settings;
+- cross-validation: 10-fold StratifiedKFold (classification) or KFold (regression),
+  without shuffling, or the dataset's predefined split / folds;
+- the score is the mean over folds of the best setting (``GridSearchCV.best_score_``):
+  accuracy, or r2 for regression.
+
+:func:`reference_grid_search` is that protocol written as plain scikit-learn; it is the
+reference every faster implementation is tested against.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from musictransfer.config import CVSpec, TaskSpec
+from musictransfer.constants import SCALING, SVM_C, SVM_GAMMA
+from musictransfer.datasets.manifest import require_columns
+from musictransfer.errors import ManifestError
+
+
+@dataclass
+class CellResult:
+    """The outcome of one evaluation cell, as stored in its JSON file."""
+
+    task: str
+    extractor: str
+    combo: str
+    metric: str
+    score: float
+    best_params: dict[str, Any]
+    fold_scores: list[float]
+    n_clips: int
+    n_features: int
+    cv: dict[str, Any]
+    fit_time_s: float
+    n_settings: int
+    solver: str = "libsvm"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return asdict(self)
+
+
+def param_grid() -> list[dict[str, list[Any]]]:
+    """The authors' grid as scikit-learn ``GridSearchCV`` parameter dictionaries.
+
+    Standardisation is the ``scaler`` step: a ``StandardScaler`` or ``'passthrough'``.
+    """
+    scalers = [StandardScaler() if on else "passthrough" for on in SCALING]
+    return [
+        {
+            "scaler": scalers,
+            "svm__kernel": ["rbf"],
+            "svm__C": list(SVM_C),
+            "svm__gamma": list(SVM_GAMMA),
+        },
+        {"scaler": scalers, "svm__kernel": ["linear"], "svm__C": list(SVM_C)},
+    ]
+
+
+def cv_splitter(cv: CVSpec, task_type: str, groups: np.ndarray | None = None) -> Any:
+    """A scikit-learn splitter for the task's cross-validation scheme.
+
+    ``groups`` holds the manifest column named by ``cv.column`` for the predefined
+    schemes: for ``predefined_split`` rows whose value is in ``cv.test`` form the test
+    set and all others train; for ``predefined_folds`` each value is a fold.
+    """
+    if cv.scheme == "stratified_kfold":
+        return StratifiedKFold(n_splits=cv.n_splits)
+    if cv.scheme == "kfold":
+        return KFold(n_splits=cv.n_splits)
+    if groups is None:
+        raise ValueError(f"the {cv.scheme} scheme needs the {cv.column!r} column")
+    values = np.asarray(groups).astype(str)
+    if cv.scheme == "predefined_split":
+        return PredefinedSplit(np.where(np.isin(values, list(cv.test)), 0, -1))
+    if cv.scheme == "predefined_folds":
+        _, fold_index = np.unique(values, return_inverse=True)
+        return PredefinedSplit(fold_index)
+    raise ValueError(f"unknown cv scheme {cv.scheme!r}")
+
+
+def reference_grid_search(
+    X: np.ndarray, y: np.ndarray, task: TaskSpec, groups: np.ndarray | None = None, n_jobs: int = 1
+) -> GridSearchCV:
+    """The authors' protocol as plain scikit-learn: a fitted ``GridSearchCV``."""
+    estimator = SVC() if task.type == "classification" else SVR()
+    search = GridSearchCV(
+        Pipeline([("scaler", "passthrough"), ("svm", estimator)]),
+        param_grid(),
+        cv=cv_splitter(task.cv, task.type, groups),
+        n_jobs=n_jobs,
+        refit=False,
+        error_score="raise",
+    )
+    return search.fit(X, y)
+
+
+def describe_params(params: dict[str, Any], n_features: int) -> dict[str, Any]:
+    """Readable best parameters: scaling on/off, kernel, C, gamma (as a number)."""
+    gamma = params.get("svm__gamma")
+    return {
+        "scale": not isinstance(params["scaler"], str),
+        "kernel": params["svm__kernel"],
+        "C": float(params["svm__C"]),
+        "gamma": None if gamma is None else (1.0 / n_features if gamma == "auto" else float(gamma)),
+    }
+
+
+def task_targets(task: TaskSpec, manifest: pd.DataFrame, source: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """The target vector and (for predefined schemes) the split column of a task."""
+    columns = [task.target] + ([task.cv.column] if task.cv.column else [])
+    require_columns(manifest, columns, source)
+    y = manifest[task.target].to_numpy()
+    if task.type == "regression":
+        y = pd.to_numeric(manifest[task.target], errors="coerce").to_numpy(np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ManifestError(f"column {task.target!r} of {source} has non-numeric values")
+    else:
+        y = y.astype(str)
+    groups = manifest[task.cv.column].to_numpy() if task.cv.column else None
+    return y, groups
+
+
+def align_rows(feature_ids: np.ndarray, manifest: pd.DataFrame, source: object) -> pd.DataFrame:
+    """The manifest's rows in the order of a feature file's ids (every id must exist)."""
+    indexed = manifest.set_index(manifest["id"].astype(str), drop=False)
+    missing = [i for i in map(str, feature_ids) if i not in indexed.index]
+    if missing:
+        raise ManifestError(
+            f"{len(missing)} feature rows have no entry in {source} (e.g. {missing[0]!r})",
+            "the features and the manifest come from different datasets: rerun extraction",
+        )
+    return indexed.loc[[str(i) for i in feature_ids]].reset_index(drop=True)
+
+
+def evaluate_cell(
+    X: np.ndarray,
+    y: np.ndarray,
+    task: TaskSpec,
+    extractor: str,
+    combo: str,
+    groups: np.ndarray | None = None,
+    n_jobs: int = 1,
+) -> CellResult:
+    """Run the grid search on one cell and summarise it."""
+    start = time.perf_counter()
+    search = reference_grid_search(X, y, task, groups, n_jobs=n_jobs)
+    elapsed = time.perf_counter() - start
+    best = search.best_index_
+    n_splits = search.n_splits_
+    folds = [float(search.cv_results_[f"split{k}_test_score"][best]) for k in range(n_splits)]
+    return CellResult(
+        task=task.name,
+        extractor=extractor,
+        combo=combo,
+        metric=task.metric,
+        score=float(search.best_score_),
+        best_params=describe_params(search.best_params_, X.shape[1]),
+        fold_scores=folds,
+        n_clips=int(X.shape[0]),
+        n_features=int(X.shape[1]),
+        cv=asdict(task.cv),
+        fit_time_s=round(elapsed, 3),
+        n_settings=len(search.cv_results_["params"]),
+    )

@@ -1,0 +1,167 @@
+"""The paper's convnet: a log-mel front end and five 3x3 conv blocks, in PyTorch.
+
+Input is a batch of raw waveforms, 29 s at 12 kHz (348,000 samples). The front end
+computes a 96-bin log-mel spectrogram on the model's device (96 x 1,360), and each of
+the five blocks is conv 3x3 (32 channels) -> BatchNorm -> ELU -> max-pool, with the
+authors' pool sizes for 96 mel bins, so that the fifth block's map is 1 x 1. A dense
+layer with a sigmoid (applied in the loss) predicts the tags.
+
+The *convnet feature* of a clip is each block's output, after its max-pooling, averaged
+over the remaining frequency x time map: 5 x 32 values, concatenated in layer order.
+
+Our own networks use ordinary BatchNorm (running statistics at inference) and a dB
+scale referenced to each clip's own maximum, so a clip's features never depend on the
+other clips of its batch. The authors' Keras 1 network did depend on the batch (batch
+statistics at inference, batch-global dB reference); reproducing that is the concern of
+:mod:`musictransfer.pretrained`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from musictransfer.constants import (
+    AMIN,
+    BN_EPSILON,
+    DYNAMIC_RANGE_DB,
+    F_MAX,
+    F_MIN,
+    HOP_LENGTH,
+    KERNEL_SIZE,
+    N_CHANNELS,
+    N_FFT,
+    N_MELS,
+    POOL_SIZES,
+    SAMPLE_RATE,
+)
+
+
+class LogMelSpectrogram(nn.Module):
+    """Waveform -> decibel mel spectrogram referenced to each clip's maximum.
+
+    A power (``|STFT|^2``) mel spectrogram with a periodic Hann window, 'same' framing
+    (zero padding of ``n_fft // 2`` at both ends, giving ``1 + n // hop`` frames) and
+    librosa's Slaney mel filterbank, converted to dB as ``10 log10(max(x, 1e-10))``,
+    minus the clip's maximum, floored at -80 dB. Always computed in float32, also under
+    mixed precision, because the dB conversion loses its range in half precision.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=SAMPLE_RATE,
+            n_fft=N_FFT,
+            win_length=N_FFT,
+            hop_length=HOP_LENGTH,
+            f_min=F_MIN,
+            f_max=F_MAX,
+            n_mels=N_MELS,
+            window_fn=torch.hann_window,
+            power=2.0,
+            center=True,
+            pad_mode="constant",
+            norm="slaney",
+            mel_scale="slaney",
+        )
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """Map ``(batch, samples)`` to ``(batch, 1, n_mels, frames)`` in dB (<= 0)."""
+        with torch.autocast(device_type=waveform.device.type, enabled=False):
+            power = self.mel(waveform.float())
+            db = 10.0 * torch.log10(torch.clamp(power, min=AMIN))
+            db = db - db.amax(dim=(-2, -1), keepdim=True)
+            db = torch.clamp(db, min=-DYNAMIC_RANGE_DB)
+        return db.unsqueeze(1)
+
+
+class ConvBlock(nn.Module):
+    """Conv 3x3 ('same') -> BatchNorm -> ELU -> max-pool."""
+
+    def __init__(self, in_channels: int, out_channels: int, pool: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, KERNEL_SIZE, padding=KERNEL_SIZE // 2)
+        self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPSILON)
+        self.act = nn.ELU()
+        self.pool = nn.MaxPool2d(pool)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the block to ``(batch, channels, freq, time)``."""
+        return self.pool(self.act(self.bn(self.conv(x))))
+
+
+class ConvNet(nn.Module):
+    """The tagging convnet of Choi et al. (2017) and its multi-layer feature.
+
+    Parameters
+    ----------
+    n_tags
+        Output units of the tagging head (50 for the paper's MSD tags).
+    n_channels
+        Channels of every conv layer (32 in the paper).
+    pool_sizes
+        (frequency, time) max-pooling after each block.
+    dropout
+        Dropout before the dense layer during training (0 disables it).
+    """
+
+    def __init__(
+        self,
+        n_tags: int = 50,
+        n_channels: int = N_CHANNELS,
+        pool_sizes: tuple[tuple[int, int], ...] = POOL_SIZES,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.frontend = LogMelSpectrogram()
+        channels = [1] + [n_channels] * len(pool_sizes)
+        self.blocks = nn.ModuleList(
+            ConvBlock(c_in, c_out, pool)
+            for c_in, c_out, pool in zip(channels[:-1], channels[1:], pool_sizes, strict=True)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(n_channels, n_tags)
+
+    def block_outputs(self, waveform: Tensor) -> list[Tensor]:
+        """Each block's output after its max-pooling, for ``(batch, samples)`` input."""
+        x = self.frontend(waveform)
+        outputs = []
+        for block in self.blocks:
+            x = block(x)
+            outputs.append(x)
+        return outputs
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """Tag logits ``(batch, n_tags)``; apply a sigmoid for probabilities."""
+        last = self.block_outputs(waveform)[-1]
+        return self.head(self.dropout(last.mean(dim=(-2, -1))))
+
+    def layer_features(self, waveform: Tensor) -> Tensor:
+        """The convnet feature: ``(batch, n_layers * n_channels)``, layers 1..5 in order.
+
+        Each block's post-pooling map is averaged over frequency and time (the fifth is
+        already 1 x 1), as the authors' extraction code does.
+        """
+        return torch.cat([out.mean(dim=(-2, -1)) for out in self.block_outputs(waveform)], dim=1)
+
+
+def init_he_normal(model: nn.Module, seed: int) -> nn.Module:
+    """Re-initialise weights as the paper's random convnet: He-normal, seeded.
+
+    Conv and dense weights are drawn from N(0, 2 / fan_in) (Keras' ``he_normal``, He et
+    al. 2015), biases are zero, and BatchNorm is the identity (gamma 1, beta 0, running
+    mean 0, variance 1). The seed makes the random network reproducible across runs.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            fan_in = module.weight[0].numel()
+            std = (2.0 / fan_in) ** 0.5
+            with torch.no_grad():
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * std)
+                if module.bias is not None:
+                    module.bias.zero_()
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_parameters()
+    return model

@@ -1,0 +1,19 @@
+rule generate_demo:
+    """Synthesise one dataset of the demo corpus (WAV files and a manifest)."""
+    output:
+        manifest=f"{R}/raw/{{dataset}}/manifest.csv",
+    params:
+        n_clips=lambda w: EXP.settings["demo"]["n_clips"][w.dataset],
+        seed=lambda w: EXP.settings["demo"]["seed"],
+    log:
+        f"{R}/logs/generate_demo/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/generate_demo/{{dataset}}.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "{MT} generate-demo {wildcards.dataset} --out-dir $(dirname {output.manifest}) "
+        "--n-clips {params.n_clips} --seed {params.seed} > {log} 2>&1"

@@ -1,0 +1,44 @@
+rule train_tagger:
+    """Train the tagging convnet on a source dataset (PyTorch Lightning; GPU if present)."""
+    input:
+        manifest=f"{R}/prepared/{{source}}/manifest.csv",
+        audio=f"{R}/prepared/{{source}}/audio.npy",
+    output:
+        model=f"{R}/models/tagger-{{source}}.pt",
+        metrics=f"{R}/models/tagger-{{source}}.metrics.json",
+    params:
+        settings=lambda w: json.dumps(EXP.settings.get("training", {}), sort_keys=True),
+        checkpoints=lambda w: f"{R}/checkpoints/tagger-{w.source}",
+    log:
+        f"{R}/logs/train_tagger/{{source}}.log",
+    benchmark:
+        f"{R}/benchmarks/train_tagger/{{source}}.tsv"
+    threads: 2
+    conda:
+        "../../envs/training.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=600,
+    shell:
+        "{MT} train $(dirname {input.manifest}) --out {output.model} "
+        "--metrics {output.metrics} --settings '{params.settings}' "
+        "--checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
+
+
+rule random_convnet:
+    """The untrained convnet with seeded He-normal weights (the paper's random feature)."""
+    output:
+        model=f"{R}/models/random.pt",
+    params:
+        seed=lambda w: EXP.settings.get("random_convnet", {}).get("seed", 0),
+    log:
+        f"{R}/logs/random_convnet.log",
+    benchmark:
+        f"{R}/benchmarks/random_convnet.tsv"
+    conda:
+        "../../envs/training.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{MT} random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"
