@@ -105,7 +105,9 @@ def cmd_extract_convnet(args: argparse.Namespace) -> None:
     """Compute the convnet feature of every clip of a prepared dataset."""
     from musictransfer.features import extract_convnet
 
-    extract_convnet(args.model, args.dataset_dir, args.out, batch_size=args.batch_size, threads=args.threads)
+    extract_convnet(
+        args.model, args.dataset_dir, args.out, batch_size=args.batch_size, threads=args.threads
+    )
 
 
 def cmd_extract_mfcc(args: argparse.Namespace) -> None:
@@ -156,7 +158,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     """Write the Markdown report."""
     from musictransfer.reporting import write_report
 
-    write_report(args.scores, args.figures_dir, args.out, experiment=args.experiment, extra=args.extra)
+    write_report(
+        args.scores, args.figures_dir, args.out, experiment=args.experiment, extra=args.extra
+    )
 
 
 def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
@@ -166,7 +170,9 @@ def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
         path = Path(item)
         if path.suffix == ".txt":
             lines = path.read_text().splitlines()
-            paths += [Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+            paths += [
+                Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")
+            ]
         else:
             paths.append(path)
     if not paths:

@@ -185,8 +185,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
     if not raw.get("extractors"):
         raise ConfigError(f"{where}.extractors is empty")
     tasks = {
-        task: _task_spec(task, spec, f"{where}.tasks.{task}")
-        for task, spec in raw["tasks"].items()
+        task: _task_spec(task, spec, f"{where}.tasks.{task}") for task, spec in raw["tasks"].items()
     }
     extractors: dict[str, tuple[str, ...]] = {}
     for extractor, combos in raw["extractors"].items():

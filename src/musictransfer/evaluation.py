@@ -124,7 +124,9 @@ def describe_params(params: dict[str, Any], n_features: int) -> dict[str, Any]:
     }
 
 
-def task_targets(task: TaskSpec, manifest: pd.DataFrame, source: object) -> tuple[np.ndarray, np.ndarray | None]:
+def task_targets(
+    task: TaskSpec, manifest: pd.DataFrame, source: object
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The target vector and (for predefined schemes) the split column of a task."""
     columns = [task.target] + ([task.cv.column] if task.cv.column else [])
     require_columns(manifest, columns, source)

@@ -62,18 +62,29 @@ def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate(parts).astype(np.float64)
 
 
-def extract_mfcc(dataset_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True) -> None:
+def extract_mfcc(
+    dataset_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+) -> None:
     """Compute the MFCC vector of every clip of a prepared dataset into a feature file."""
     from tqdm import tqdm
 
     from musictransfer.datasets.store import PreparedDataset
 
     data = PreparedDataset(dataset_dir)
-    rows = [mfcc_vector(data.signal(i)) for i in tqdm(range(len(data)), desc="mfcc", disable=not progress)]
+    rows = [
+        mfcc_vector(data.signal(i))
+        for i in tqdm(range(len(data)), desc="mfcc", disable=not progress)
+    ]
     save_features(out, np.stack(rows), data.ids, extractor="mfcc")
 
 
-def save_features(path: str | os.PathLike[str], features: np.ndarray, ids: list[str], extractor: str, **extra: object) -> None:
+def save_features(
+    path: str | os.PathLike[str],
+    features: np.ndarray,
+    ids: list[str],
+    extractor: str,
+    **extra: object,
+) -> None:
     """Write a feature file (atomically)."""
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[0] != len(ids):
@@ -122,7 +133,9 @@ def select_combo(combo: str, convnet: np.ndarray | None, mfcc: np.ndarray | None
     if convnet is None:
         raise ValueError(f"combination {combo!r} needs convnet features")
     if convnet.shape[1] != FEATURE_DIM:
-        raise ValueError(f"convnet features have {convnet.shape[1]} columns, expected {FEATURE_DIM}")
+        raise ValueError(
+            f"convnet features have {convnet.shape[1]} columns, expected {FEATURE_DIM}"
+        )
     return np.asarray(convnet[:, layer_columns(combo)], dtype=np.float64)
 
 

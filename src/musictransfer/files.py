@@ -33,7 +33,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=final.suffix if suffix is None else suffix,
+        prefix=f".{final.name}.",
+        suffix=final.suffix if suffix is None else suffix,
         dir=final.parent,
     )
     os.close(fd)

@@ -33,7 +33,9 @@ REQUIRED_COLUMNS = ("id", "path")
 TAG_SEPARATOR = ";"
 
 
-def read_manifest(path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
+def read_manifest(
+    path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS
+) -> pd.DataFrame:
     """Read and validate a manifest CSV.
 
     Parameters
