@@ -14,6 +14,7 @@ Feature files are ``.npz`` archives with
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,11 @@ def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     y = np.asarray(signal, dtype=np.float32)
     if y.size < MFCC_MIN_SAMPLES:
         y = np.pad(y, (0, MFCC_MIN_SAMPLES - y.size))
-    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC)
+    with warnings.catch_warnings():
+        # Clips under 2,048 samples (librosa's n_fft) get a shorter-than-window STFT,
+        # exactly as in the authors' code; the warning would only add noise to logs.
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC)
     d1 = np.diff(mfcc, axis=1)
     d2 = np.diff(d1, axis=1)
     parts = []
