@@ -34,6 +34,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/paper.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/report.smk"
 
