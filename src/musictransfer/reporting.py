@@ -407,12 +407,10 @@ def _annotate_ranks(ax: Any, present: list[tuple[float, float]]) -> None:
         return
     order = sorted(range(len(present)), key=lambda i: -present[i][1])
     rank = {i: r + 1 for r, i in enumerate(order)}
-    bottom = ax.get_ylim()[0] if ax.get_ylim()[0] > 0 else 0.0
     for i, (x, score) in enumerate(present):
         ax.annotate(str(rank[i]), (x, score), xytext=(0, -2), textcoords="offset points",
                     ha="center", va="top", fontsize=6, color="white",
                     fontweight="bold" if rank[i] <= 7 else "normal")  # fmt: skip
-    del bottom
 
 
 def _save(fig: Any, out: PathLike, plt: Any) -> Path:
@@ -640,11 +638,12 @@ def write_report(
     tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
     out = Path(out)
     rows, summaries = _task_table(table, tasks, refs)
+    description = str(extra.pop("description", "") or "").strip()
+    given_notes = [str(n).strip() for n in extra.pop("notes", []) or []]
+    skipped = extra.pop("skipped", []) or []
     lines = [f"# musictransfer report: experiment `{experiment}`", ""]
-    if extra.get("description"):
-        lines += [str(extra.pop("description")).strip(), ""]
-    else:
-        extra.pop("description", None)
+    if description:
+        lines += [description, ""]
     lines += _facts(table, tasks, extra)
     lines += ["", "## Best combination per task", "", *rows, ""]
     lines += [
@@ -657,8 +656,7 @@ def write_report(
     published = _published_table(table, tasks, refs)
     if published:
         lines += ["## Further published scores", "", *published, ""]
-    notes = _difference_notes(summaries) + [str(n).strip() for n in extra.pop("notes", []) or []]
-    skipped = extra.pop("skipped", []) or []
+    notes = _difference_notes(summaries) + given_notes
     if skipped:
         notes.append("Cells not run: " + "; ".join(map(str, skipped)) + ".")
     if notes:
