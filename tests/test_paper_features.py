@@ -1,0 +1,299 @@
+"""The authors' released features: registry, download/mirror, conversion, scores, workflow.
+
+Downloads are tested against a local HTTP server on 127.0.0.1 (no internet needed); the
+released files themselves are read from ../shared/paper (the `shared_paper` fixture).
+Scores are compared with a plain scikit-learn GridSearchCV built here, independently of
+musictransfer.evaluation.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV, KFold, PredefinedSplit, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from musictransfer.datasets import paper
+from musictransfer.errors import DownloadError
+from musictransfer.features import load_features
+
+CSV = "data_csv/gtzan_speechmusic.csv"
+
+
+# --- an independent reference: the authors' protocol in plain scikit-learn ----------------
+
+
+def plain_grid_search(X, y, regression, cv):
+    """GridSearchCV(Pipeline([scaler or passthrough, SVC/SVR])) with the paper's grid."""
+    scalers = [StandardScaler(), "passthrough"]
+    grid = [
+        {"scaler": scalers, "svm__kernel": ["rbf"], "svm__C": [0.1, 2, 8, 32],
+         "svm__gamma": [2**-3, 2**-5, 2**-7, 2**-9, 2**-11, 2**-13, "auto"]},
+        {"scaler": scalers, "svm__kernel": ["linear"], "svm__C": [0.1, 2, 8, 32]},
+    ]  # fmt: skip
+    model = Pipeline([("scaler", "passthrough"), ("svm", SVR() if regression else SVC())])
+    return GridSearchCV(model, grid, cv=cv, refit=False).fit(X, y).best_score_
+
+
+def released_matrix(shared, stem, combo):
+    """A combination's feature matrix straight from the released .npy files."""
+    layers = [] if combo == "mfcc" else combo.removeprefix("mfcc+")
+    blocks = [np.load(shared / f"data_feats/{stem}_mfcc.npy")] if "mfcc" in combo else []
+    blocks += [np.load(shared / f"data_feats/{stem}_layer_{int(k) - 1}.npy") for k in layers]
+    return np.hstack(blocks).astype(np.float64)
+
+
+# --- registry and fetching ------------------------------------------------------------------
+
+
+def test_registry_matches_the_shared_checksums(shared_paper):
+    lines = (shared_paper / "SHA256SUMS").read_text().split()
+    assert dict(zip(lines[1::2], lines[0::2], strict=True)) == paper.REGISTRY
+    assert paper.AUTHORS_COMMIT == "e1f83c389ff32ce48551f916414ae869cbe7f6e6"
+    assert paper.url_of(CSV) == (
+        "https://raw.githubusercontent.com/keunwoochoi/transfer_learning_music/"
+        f"e1f83c389ff32ce48551f916414ae869cbe7f6e6/{CSV}"
+    )
+    assert paper.url_of("weights/weights_theano.hdf5").endswith(
+        "/weights_transfer/weights_theano.hdf5"
+    )
+
+
+def test_datasets_and_missing_urbansound_mfcc():
+    assert set(paper.RELEASED_DATASETS) == {
+        "ballroom", "gtzan_genre", "gtzan_speech_music", "emomusic", "jamendo_vocal",
+        "urbansound8k",
+    }  # fmt: skip
+    assert paper.released_dataset("urbansound8k").mfcc is None
+    assert paper.released_dataset("gtzan_genre").layers[0].endswith("gtzan_genre_layer_0.npy")
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A directory served over HTTP on 127.0.0.1; yields (root, base_url)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_download_verifies_the_checksum(http_root, shared_paper, tmp_path):
+    root, url = http_root
+    (root / "data_csv").mkdir()
+    shutil.copy(shared_paper / CSV, root / CSV)
+    out = tmp_path / "dl" / CSV
+    got = paper.fetch_released_file(CSV, out, base_url=url, retries=0)
+    assert got == out and out.read_bytes() == (shared_paper / CSV).read_bytes()
+    # Cached: a second fetch does not need the server.
+    (root / CSV).unlink()
+    assert paper.fetch_released_file(CSV, out, base_url=url, retries=0) == out
+
+
+def test_download_checksum_mismatch_leaves_nothing(http_root, tmp_path):
+    root, url = http_root
+    (root / "data_csv").mkdir()
+    (root / CSV).write_text("id,filepath,label\n0,x,y,0\n")
+    out = tmp_path / "dl" / CSV
+    with pytest.raises(DownloadError, match="checksum mismatch for data_csv/gtzan_speechmusic"):
+        paper.fetch_released_file(CSV, out, base_url=url, retries=0)
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []
+
+
+def test_failed_download_says_what_to_do(http_root, tmp_path):
+    _, url = http_root  # serves nothing: 404
+    with pytest.raises(DownloadError) as info:
+        paper.fetch_released_file(CSV, tmp_path / "x.csv", base_url=url, retries=0)
+    assert "could not download" in str(info.value) and "mirror" in str(info.value)
+    with pytest.raises(DownloadError, match="not one of the authors"):
+        paper.fetch_released_file("data_csv/nope.csv", tmp_path / "y.csv")
+
+
+def test_mirror_copy_and_corrupt_mirror(shared_paper, tmp_path):
+    out = tmp_path / "a" / CSV
+    paper.fetch_released_file(CSV, out, mirror=shared_paper, base_url="http://127.0.0.1:9/")
+    assert out.read_bytes() == (shared_paper / CSV).read_bytes()
+    bad = tmp_path / "mirror"
+    (bad / "data_csv").mkdir(parents=True)
+    (bad / CSV).write_bytes((shared_paper / CSV).read_bytes() + b"\n")
+    out2 = tmp_path / "b" / CSV
+    with pytest.raises(DownloadError, match=r"checksum mismatch for .*gtzan_speechmusic\.csv"):
+        paper.fetch_released_file(CSV, out2, mirror=bad, base_url="http://127.0.0.1:9/")
+    assert not out2.exists()
+    assert not out2.parent.exists() or not any(out2.parent.iterdir())
+
+
+# --- conversion -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dataset", "stem", "columns"),
+    [
+        ("gtzan_genre", "gtzan_genre", {"label": "label"}),
+        ("emomusic", "emoMusic", {"label_arousal": "arousal", "label_valence": "valence"}),
+        ("jamendo_vocal", "jamendo_vd", {"label": "label", "category": "category"}),
+        ("urbansound8k", "urbansound", {"label": "label", "fold": "fold"}),
+    ],
+)
+def test_conversion_keeps_rows_and_makes_unique_ids(shared_paper, tmp_path, dataset, stem,
+                                                     columns):  # fmt: skip
+    spec = paper.released_dataset(dataset)
+    layers = [shared_paper / p for p in spec.layers]
+    mfcc = shared_paper / spec.mfcc if spec.mfcc else None
+    out = tmp_path / dataset
+    manifest = paper.import_released(
+        dataset, shared_paper / spec.csv, layers=layers, mfcc=mfcc,
+        features_out=out / "conv.npz", mfcc_out=out / "mfcc.npz" if mfcc else None,
+        manifest_out=out / "labels.csv",
+    )  # fmt: skip
+    table = pd.read_csv(shared_paper / f"data_csv/{stem}.csv", index_col=0)
+    features, ids = load_features(out / "conv.npz")
+    assert features.shape == (len(table), 160)
+    assert len(set(ids)) == len(ids)
+    # Row order is the CSV's: ids are the file names, in order; layer k is file _layer_{k-1}.
+    assert list(ids) == [Path(p).stem for p in table["filepath"]]
+    for k in range(5):
+        np.testing.assert_array_equal(features[:, 32 * k : 32 * (k + 1)], np.load(layers[k]))
+    written = pd.read_csv(out / "labels.csv", dtype={"id": str})
+    assert list(written["id"]) == list(ids) == list(manifest["id"])
+    for source, target in columns.items():
+        np.testing.assert_array_equal(written[target].to_numpy(), table[source].to_numpy())
+    if mfcc is not None:
+        mf, mf_ids = load_features(out / "mfcc.npz")
+        assert mf.shape == (len(table), 120) and list(mf_ids) == list(ids)
+        np.testing.assert_array_equal(mf, np.load(mfcc))
+
+
+def test_gtzan_genre_ids_are_not_the_genre_column(shared_paper):
+    manifest = paper.released_manifest(
+        shared_paper / "data_csv/gtzan_genre.csv", paper.released_dataset("gtzan_genre")
+    )
+    assert manifest["id"].is_unique and manifest["id"].iloc[0] == "blues.00000"
+
+
+# --- scores against plain scikit-learn ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gtzan_genre_12345_scores_the_papers_898(shared_paper, tmp_path):
+    """The paper's Task 2 number, 89.8%, from the released features (about a minute)."""
+    from musictransfer.pipeline import evaluate_cell_files
+
+    spec = paper.released_dataset("gtzan_genre")
+    paper.import_released(
+        "gtzan_genre", shared_paper / spec.csv, layers=[shared_paper / p for p in spec.layers],
+        features_out=tmp_path / "f.npz", manifest_out=tmp_path / "m.csv",
+    )  # fmt: skip
+    task = {"name": "gtzan_genre", "dataset": "gtzan_genre", "type": "classification",
+            "target": "label", "cv": {"scheme": "stratified_kfold", "n_splits": 10}}  # fmt: skip
+    result = evaluate_cell_files(task, "choi2017", "12345", tmp_path / "m.csv",
+                                 tmp_path / "f.npz", None, tmp_path / "s.json")  # fmt: skip
+    assert result["score"] == pytest.approx(0.898, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_jamendo_predefined_split_equals_plain_gridsearch(shared_paper, tmp_path):
+    """Second task (one train/test split): the pipeline's score equals plain scikit-learn."""
+    from musictransfer.pipeline import evaluate_cell_files
+
+    spec = paper.released_dataset("jamendo_vocal")
+    paper.import_released(
+        "jamendo_vocal", shared_paper / spec.csv,
+        layers=[shared_paper / p for p in spec.layers],
+        features_out=tmp_path / "f.npz", manifest_out=tmp_path / "m.csv",
+    )  # fmt: skip
+    split = {"scheme": "predefined_split", "column": "category", "test": ["test"]}
+    task = {"name": "jamendo_vocal", "dataset": "jamendo_vocal", "type": "classification",
+            "target": "label", "cv": split}  # fmt: skip
+    table = pd.read_csv(shared_paper / spec.csv, index_col=0)
+    cv = PredefinedSplit(np.where(table["category"] == "test", 0, -1))
+    combo = "4"
+    ours = evaluate_cell_files(task, "choi2017", combo, tmp_path / "m.csv", tmp_path / "f.npz",
+                               None, tmp_path / "s.json")["score"]  # fmt: skip
+    expected = plain_grid_search(released_matrix(shared_paper, "jamendo_vd", combo),
+                                 table["label"].to_numpy(), False, cv)  # fmt: skip
+    assert abs(ours - expected) < 1e-9
+
+
+# --- the workflow -------------------------------------------------------------------------------
+
+
+def run_snakemake(repo, *args):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    snakemake = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+    out = subprocess.run([snakemake, "--cores", "2", *args], cwd=repo, env=env,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+def test_dry_run_of_the_full_replication(repo, shared_paper, tmp_path):
+    out = run_snakemake(repo, "-n", "--config", "experiment=paper_features",
+                        f"mirror={shared_paper}", f"results={tmp_path}")  # fmt: skip
+    text = out.stdout
+    # 7 tasks x 33 feature sets, less UrbanSound8K's two MFCC cells (no released file).
+    assert "evaluate                   229" in text or " 229" in text
+    for rule in ("download_paper_features", "import_paper_features", "import_paper_mfcc"):
+        assert rule in text, rule
+    assert "prepare_audio" not in text and "extract_convnet" not in text
+
+
+@pytest.mark.slow
+def test_small_real_run_matches_plain_gridsearch(repo, shared_paper, tmp_path):
+    """gtzan_speech_music, two cells, through snakemake with the mirror (about a minute)."""
+    combos = ["1", "mfcc+12345"]
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(json.dumps({"only_tasks": ["gtzan_speech_music"],
+                               "experiments": {"paper_features": {"extractors": {
+                                   "choi2017": combos}}}}))  # fmt: skip
+    results = tmp_path / "results"
+    run_snakemake(repo, "--configfile", str(cfg), "--config", "experiment=paper_features",
+                  f"mirror={shared_paper}", f"results={results}")  # fmt: skip
+    root = results / "paper_features"
+    scores = pd.read_csv(root / "tables" / "scores.csv", dtype={"combo": str})
+    assert set(scores["task"]) == {"gtzan_speech_music"}
+    assert set(scores["extractor"]) == {"choi2017"} and sorted(scores["combo"]) == sorted(combos)
+    table = pd.read_csv(shared_paper / CSV, index_col=0)
+    y = table["label"].to_numpy()
+    for combo in combos:
+        X = released_matrix(shared_paper, "gtzan_speechmusic", combo)
+        expected = plain_grid_search(X, y, False, StratifiedKFold(n_splits=10))
+        ours = scores.set_index("combo").loc[combo, "score"]
+        assert abs(ours - expected) < 1e-9, combo
+    assert (root / "figures" / "gtzan_speech_music.png").is_file()
+    assert (root / "figures" / "summary.png").is_file()
+    report = (root / "report.md").read_text()
+    assert "gtzan_speech_music" in report and "1.000 (paper)" in report
+
+
+def test_plain_reference_helpers_are_sound():
+    """The test's own reference agrees with a hand check on a separable toy problem."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-3, 1, (20, 2)), rng.normal(3, 1, (20, 2))])
+    y = np.repeat([0, 1], 20)
+    assert plain_grid_search(X, y, False, StratifiedKFold(n_splits=4)) == 1.0
+    r2 = plain_grid_search(X, X[:, 0] * 0.5, True, KFold(n_splits=4))
+    assert r2 > 0.9
