@@ -7,6 +7,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
+
 # Every output of this run lives below R = results/<experiment>.
 R = str(EXP.root)
 SRC = str(Path(workflow.basedir) / "src")
@@ -105,8 +107,6 @@ def skipped_cells():
     """Cells that cannot be run, with why: MFCC ones of datasets without released MFCC."""
     if not released_features():
         return []
-    from musictransfer.datasets.paper import released_dataset
-
     return [
         f"{t}/{e}/{c} (no released MFCC file for {EXP.tasks[t].dataset})"
         for t, e, c in EXP.cells()
@@ -165,3 +165,31 @@ def final_targets():
         f"{R}/figures/summary.png",
         f"{R}/report.md",
     ]
+
+
+# --- the authors' released files (workflow/rules/paper.smk) ---
+
+
+def released_file(path):
+    """Where download_paper_features puts a released file (mirror-layout path)."""
+    return f"{R}/downloads/paper/{path}"
+
+
+def mirror_option():
+    """The fetch command's --mirror option, or nothing without a mirror."""
+    return f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
+
+
+def released_convnet_inputs(wildcards):
+    spec = released_dataset(wildcards.dataset)
+    return {
+        "csv": released_file(spec.csv),
+        "layers": [released_file(p) for p in spec.layers],
+    }
+
+
+def released_mfcc_inputs(wildcards):
+    spec = released_dataset(wildcards.dataset)
+    if spec.mfcc is None:
+        raise ValueError(f"the authors released no MFCC file for {wildcards.dataset}")
+    return {"csv": released_file(spec.csv), "mfcc": released_file(spec.mfcc)}

@@ -7,33 +7,6 @@ released files into the project's feature files and labels manifest, in place of
 preparation and extraction (hence the rule orders).
 """
 
-from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
-
-
-def released_file(path):
-    """Where download_paper_features puts a released file (mirror-layout path)."""
-    return f"{R}/downloads/paper/{path}"
-
-
-def mirror_option():
-    """The fetch command's --mirror option, or nothing without a mirror."""
-    return f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
-
-
-def released_convnet_inputs(wildcards):
-    spec = released_dataset(wildcards.dataset)
-    return {
-        "csv": released_file(spec.csv),
-        "layers": [released_file(p) for p in spec.layers],
-    }
-
-
-def released_mfcc_inputs(wildcards):
-    spec = released_dataset(wildcards.dataset)
-    if spec.mfcc is None:
-        raise ValueError(f"the authors released no MFCC file for {wildcards.dataset}")
-    return {"csv": released_file(spec.csv), "mfcc": released_file(spec.mfcc)}
-
 
 rule download_paper_features:
     """One of the authors' released files, SHA256-verified (download or mirror copy)."""
