@@ -14,7 +14,9 @@ SRC = str(Path(workflow.basedir) / "src")
 # Jobs run the workflow's own package: src/ on PYTHONPATH (set inline, because Snakemake
 # removes PYTHONPATH from conda jobs' environment) and the Python that runs Snakemake
 # first on PATH, unless a conda env (activated inside the job) provides its own.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
 MT = f"PYTHONPATH={shlex.quote(SRC)} python -m musictransfer"
 
 

@@ -14,6 +14,9 @@ rule train_tagger:
     benchmark:
         f"{R}/benchmarks/train_tagger/{{source}}.tsv"
     threads: 2
+    # A run cut off (time limit, pre-emption, node failure) is retried; training
+    # resumes from the last checkpoint in params.checkpoints (not a declared output).
+    retries: 2
     conda:
         "../../envs/training.yaml"
     resources:
