@@ -206,7 +206,9 @@ def _wait_until(predicate, timeout: float, what: str, cluster_root: Path) -> Non
 
 
 @contextmanager
-def single_node_slurm(cpus: int | None = None, startup_timeout: float = 60.0) -> Iterator[SlurmCluster]:
+def single_node_slurm(
+    cpus: int | None = None, startup_timeout: float = 60.0
+) -> Iterator[SlurmCluster]:
     """Start munged, slurmctld and slurmd in a private directory; stop them on exit.
 
     Parameters
@@ -247,7 +249,7 @@ def single_node_slurm(cpus: int | None = None, startup_timeout: float = 60.0) ->
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(root / f"{Path(cmd[0]).name}.stderr.log", "w"),  # noqa: SIM115
+            stderr=open(root / f"{Path(cmd[0]).name}.stderr.log", "w"),
             start_new_session=True,
         )
 
@@ -278,8 +280,7 @@ def single_node_slurm(cpus: int | None = None, startup_timeout: float = 60.0) ->
             for proc, name in ((munged, "munged"), (slurmctld, "slurmctld"), (slurmd, "slurmd")):
                 if proc.poll() is not None:
                     raise RuntimeError(
-                        f"local SLURM: {name} exited with {proc.returncode}\n"
-                        + cluster.log_tail()
+                        f"local SLURM: {name} exited with {proc.returncode}\n" + cluster.log_tail()
                     )
             out = cluster.run("sinfo", "-h", "-N", "-o", "%T", check=False)
             return out.returncode == 0 and out.stdout.strip().rstrip("*") == "idle"

@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
+
 from slurm_helpers import single_node_slurm, unavailable_reason
 
 PY_BIN = Path(sys.executable).parent

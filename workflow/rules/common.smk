@@ -11,13 +11,18 @@ from pathlib import Path
 R = str(EXP.root)
 SRC = str(Path(workflow.basedir) / "src")
 
-# Jobs run the workflow's own package: src/ on PYTHONPATH (set inline, because Snakemake
-# removes PYTHONPATH from conda jobs' environment) and the Python that runs Snakemake
-# first on PATH, unless a conda env (activated inside the job) provides its own.
-os.environ["PATH"] = os.pathsep.join(
-    [str(Path(sys.executable).parent), os.environ["PATH"]]
+# Jobs run the workflow's own package, `python -m musictransfer <command>`: src/ goes on
+# PYTHONPATH by a shell prefix (inside the job's script, because Snakemake removes
+# PYTHONPATH from conda jobs' environment; a prefix rather than a rule parameter, so
+# that moving the checkout does not re-trigger every job), and the Python that runs
+# Snakemake comes first on PATH, unless a conda env (activated in the job) has its own.
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 )
-MT = f"PYTHONPATH={shlex.quote(SRC)} python -m musictransfer"
+# (A prefix replaces Snakemake's default "set -euo pipefail; ", so it is kept here.)
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; ")
+# Kept for rules written as "{MT} <command>" (snakemake --lint flags that use).
+MT = "python -m musictransfer"
 
 
 wildcard_constraints:

@@ -17,6 +17,6 @@ rule evaluate:
         mem_mb=2000,
         runtime=60,
     shell:
-        "{MT} evaluate --task '{params.task}' --extractor {wildcards.extractor} "
+        "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
         "--combo {wildcards.combo} --manifest {input.manifest} {params.features} "
         "-o {output} --threads {threads} > {log} 2>&1"

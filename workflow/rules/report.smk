@@ -18,7 +18,7 @@ rule aggregate:
         mem_mb=1000,
         runtime=10,
     shell:
-        "{MT} aggregate {input} -o {output} > {log} 2>&1"
+        "python -m musictransfer aggregate {input} -o {output} > {log} 2>&1"
 
 
 rule plot:
@@ -50,7 +50,7 @@ rule plot:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{MT} plot {input} --out-dir $(dirname {output.summary}) "
+        "python -m musictransfer plot {input} --out-dir $(dirname {output.summary}) "
         "--references '{params.references}' > {log} 2>&1"
 
 
@@ -73,5 +73,5 @@ rule write_report:
         mem_mb=1000,
         runtime=10,
     shell:
-        "{MT} report {input.scores} --figures-dir $(dirname {input.summary}) "
+        "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
         "-o {output} --experiment {params.experiment} > {log} 2>&1"

@@ -23,7 +23,7 @@ rule train_tagger:
         mem_mb=8000,
         runtime=600,
     shell:
-        "{MT} train $(dirname {input.manifest}) --out {output.model} "
+        "python -m musictransfer train $(dirname {input.manifest}) --out {output.model} "
         "--metrics {output.metrics} --settings '{params.settings}' "
         "--checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
 
@@ -44,4 +44,4 @@ rule random_convnet:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{MT} random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"
+        "python -m musictransfer random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"
