@@ -232,7 +232,8 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
     jobs = [line.split() for line in queue if line.strip()]
     assert len(jobs) == sum(expected_jobs.values()), jobs
     assert all(state == "COMPLETED" for _, _, state in jobs), jobs
-    assert ctld_log.count("Allocate JobId") >= len(jobs) or "sched: " in ctld_log
+    assert len({name for _, name, _ in jobs}) == 1  # all named after the plugin's run id
+    assert ctld_log.count("Allocate JobId=") == len(jobs)
 
     # The same scores as the local run (fit times aside).
     local, slurm = scores(local_targets), scores(slurm_targets)
