@@ -80,6 +80,32 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     prepare_audio(args.manifest, args.out_dir, threads=args.threads)
 
 
+def cmd_download(args: argparse.Namespace) -> None:
+    """Fetch, verify and unpack a dataset (or check a copy on disk) and write its receipt."""
+    from musictransfer.datasets.download import download_dataset
+
+    receipt = download_dataset(
+        args.dataset, args.out_dir, data_dir=args.data_dir, mirror=args.mirror
+    )
+    print(f"{args.dataset}: ready, receipt {receipt}")
+
+
+def cmd_manifest(args: argparse.Namespace) -> None:
+    """Build a dataset's manifest from its root (or download receipt)."""
+    from musictransfer.datasets.build import build_manifest, write_manifest
+    from musictransfer.datasets.reference import reference_path
+    from musictransfer.datasets.registry import get_spec
+
+    reference = args.reference
+    if reference is None and args.paper_order:
+        csv_name = get_spec(args.dataset).reference_csv
+        if csv_name is not None:
+            reference = reference_path(csv_name, args.mirror, args.out.parent / "paper")
+    frame = build_manifest(args.dataset, args.root, reference=reference)
+    write_manifest(frame, args.out)
+    print(f"{args.dataset}: {len(frame)} clips -> {args.out}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train the tagger on a prepared tagging source."""
     from musictransfer.training import train_tagger
@@ -211,6 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--threads", type=int, default=1)
+
+    p = add("download", cmd_download, "fetch, verify and unpack a real dataset")
+    p.add_argument("dataset", help="dataset name (see musictransfer.datasets.registry)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--data-dir", type=Path, help="an unpacked copy to use in place")
+    p.add_argument("--mirror", type=Path, help="directory of already-downloaded archives")
+
+    p = add("manifest", cmd_manifest, "build a dataset's manifest CSV from its files")
+    p.add_argument("dataset")
+    p.add_argument("root", type=Path, help="dataset root or download receipt (dataset.json)")
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--reference", type=Path, help="the authors' CSV: use its order and check")
+    p.add_argument(
+        "--paper-order", action="store_true", help="fetch the authors' CSV (or read the mirror)"
+    )
+    p.add_argument("--mirror", type=Path, help="directory holding data_csv/ (the authors' tables)")
 
     p = add("train", cmd_train, "train the tagger on a prepared tagging source")
     p.add_argument("dataset_dir", type=Path)
