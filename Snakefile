@@ -31,6 +31,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/features.smk"
