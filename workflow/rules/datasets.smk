@@ -2,8 +2,6 @@ rule download:
     """Fetch, verify and unpack a real dataset, or check the copy named by its data_dir."""
     output:
         receipt=f"{DATA}/{{dataset}}/dataset.json",
-    params:
-        args=download_args,
     log:
         f"{DATA}/logs/download/{{dataset}}.log",
     benchmark:
@@ -13,6 +11,8 @@ rule download:
     resources:
         mem_mb=2000,
         runtime=600,
+    params:
+        args=download_args,
     shell:
         "{MT} download {wildcards.dataset} --out-dir $(dirname {output.receipt}) "
         "{params.args} > {log} 2>&1"
@@ -24,8 +24,6 @@ rule dataset_manifest:
         receipt=f"{DATA}/{{dataset}}/dataset.json",
     output:
         manifest=f"{R}/manifests/{{dataset}}.csv",
-    params:
-        args=manifest_args,
     log:
         f"{R}/logs/dataset_manifest/{{dataset}}.log",
     benchmark:
@@ -35,6 +33,8 @@ rule dataset_manifest:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        args=manifest_args,
     shell:
         "{MT} manifest {wildcards.dataset} {input.receipt} -o {output.manifest} "
         "{params.args} > {log} 2>&1"

@@ -14,7 +14,9 @@ def audio_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower().lstrip(".") in extensions and not p.name.startswith("._")
+        if p.is_file()
+        and p.suffix.lower().lstrip(".") in extensions
+        and not p.name.startswith("._")
     )
 
 
@@ -51,4 +53,4 @@ def class_folder_rows(
 
 def check_class_folders(root: Path, base: str, folders: tuple[str, ...], dataset: str) -> None:
     """Every class folder must exist."""
-    require_paths(root, [f"{base}/{f}" for f in folders], dataset)
+    require_paths(root, [str(Path(base) / f) for f in folders], dataset)

@@ -97,7 +97,7 @@ def fetch_file(
             errors.append(f"{candidate}: {exc.message}")
         except ValueError as exc:  # pooch: hash mismatch
             errors.append(f"{candidate}: checksum differs ({exc})")
-        except Exception as exc:  # noqa: BLE001 - requests/OS errors of many kinds
+        except Exception as exc:
             target.unlink(missing_ok=True)
             errors.append(f"{candidate}: {type(exc).__name__}: {exc}")
     raise DownloadError(

@@ -40,7 +40,9 @@ SPEC = DatasetSpec(
             url="http://opihi.cs.uvic.ca/sound/genres.tar.gz",
             checksum="md5:5b3d6dddb579ab49814ab86dba69e7c7",
             checksum_source="mirdata's gtzan_genre loader (REMOTES['all'])",
-            mirrors=("https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz",),
+            mirrors=(
+                "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz",
+            ),
             extract="tar",
         ),
     ),

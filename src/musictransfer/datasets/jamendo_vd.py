@@ -127,7 +127,9 @@ SPEC = DatasetSpec(
     n_clips=4086,
     remotes=(
         *(
-            Remote(filename=f"jam_{s}_audio.tar.gz", url=f"{_BASE}jam_{s}_audio.tar.gz", extract="tar")
+            Remote(
+                filename=f"jam_{s}_audio.tar.gz", url=f"{_BASE}jam_{s}_audio.tar.gz", extract="tar"
+            )
             for s in ("train", "valid", "test")
         ),
         Remote(filename="jam_annote.tar.gz", url=f"{_BASE}jam_annote.tar.gz", extract="tar"),

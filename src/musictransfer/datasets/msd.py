@@ -105,7 +105,6 @@ SPEC = DatasetSpec(
     ),
     user_data=AUDIO,
     notes=(
-        "split files are fetched from the repository's master branch; no checksum is "
-        "published",
+        "split files are fetched from the repository's master branch; no checksum is published",
     ),
 )

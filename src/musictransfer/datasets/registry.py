@@ -142,9 +142,7 @@ def get_spec(name: str) -> DatasetSpec:
         For an unknown name, listing the known ones.
     """
     if name not in MODULES:
-        raise ConfigError(
-            f"unknown dataset {name!r}", f"choose one of: {', '.join(MODULES)}"
-        )
+        raise ConfigError(f"unknown dataset {name!r}", f"choose one of: {', '.join(MODULES)}")
     return importlib.import_module(MODULES[name]).SPEC
 
 
