@@ -742,7 +742,7 @@ def _model_from(weights: PathLike | None, mirror: PathLike | None) -> ConvNet:
     return model
 
 
-def extract_files(
+def extract_files_choi2017(
     paths: Sequence[PathLike],
     out: PathLike,
     bn_mode: str = "reference",
