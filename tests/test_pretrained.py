@@ -17,11 +17,11 @@ import pytest
 import torch
 
 from musictransfer import constants as c
-from musictransfer import pretrained as P
+from musictransfer import pretrained as pt
 from musictransfer.errors import DownloadError
 
 sys.path.insert(0, str(Path(__file__).parent))
-import reference_keras1 as R  # noqa: E402
+import reference_keras1 as ref_np
 
 RTOL = 1e-4
 
@@ -41,12 +41,12 @@ def weights_file(shared_paper: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def raw(weights_file: Path) -> dict[str, np.ndarray]:
-    return R.read_weights(weights_file)
+    return ref_np.read_weights(weights_file)
 
 
 @pytest.fixture(scope="module")
 def model(weights_file: Path) -> torch.nn.Module:
-    return P.load_pretrained(weights=weights_file, bn_mode="batch", device="cpu")
+    return pt.load_pretrained(weights=weights_file, bn_mode="batch", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_block_order_pools_and_elu(model):
 
 
 def test_bn_mode2_normalises_with_the_current_batch():
-    bn = P.Keras1BatchNorm(3)
+    bn = pt.Keras1BatchNorm(3)
     with torch.no_grad():
         bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
         bn.bias.copy_(torch.tensor([0.0, 1.0, -1.0]))
@@ -194,8 +194,8 @@ def test_bn_mode2_normalises_with_the_current_batch():
 def test_port_matches_numpy_reference_on_random_audio_batch_mode(model, raw):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, c.N_SAMPLES)) * np.array([[0.3], [0.02]])
-    ref = R.forward(x, raw)
-    feats, probs, _ = P.extract(model, lambda i: x[i], 2, "batch")
+    ref = ref_np.forward(x, raw)
+    feats, probs, _ = pt.extract(model, lambda i: x[i], 2, "batch")
     _assert_close(feats, ref["features"])
     _assert_close(probs, ref["probs"])
 
@@ -204,24 +204,24 @@ def test_port_matches_numpy_reference_on_real_audio_all_modes(model, raw, record
     names = [_key(recordings, p) for p in ("sorohanro", "442789", "Karissa", "198-209")]
     x = np.stack([recordings[n] for n in names])
     # batch: one batch of the four
-    ref = R.forward(x, raw)
-    feats, probs, _ = P.extract(model, lambda i: x[i], 4, "batch")
+    ref = ref_np.forward(x, raw)
+    feats, probs, _ = pt.extract(model, lambda i: x[i], 4, "batch")
     _assert_close(feats, ref["features"])
     _assert_close(probs, ref["probs"])
     # batch mode with a batch larger than a chunk: streamed statistics, same result
-    feats_chunked, _, _ = P.extract(model, lambda i: x[i], 4, "batch", chunk_size=3)
+    feats_chunked, _, _ = pt.extract(model, lambda i: x[i], 4, "batch", chunk_size=3)
     _assert_close(feats_chunked, ref["features"])
     # dataset: statistics of the four, frozen; equal to the reference's batch statistics
-    feats_ds, _, stats = P.extract(model, lambda i: x[i], 4, "dataset", chunk_size=3)
+    feats_ds, _, stats = pt.extract(model, lambda i: x[i], 4, "dataset", chunk_size=3)
     assert stats.db_max == pytest.approx(ref["db_max"], rel=1e-6)
     _assert_close(stats.mean, ref["mean"])
     _assert_close(stats.var, ref["var"])
     _assert_close(feats_ds, ref["features"])
     # reference: shipped statistics applied to each clip, as the NumPy pass does with them
-    shipped = P.Statistics.load()
+    shipped = pt.Statistics.load()
     frozen = {"db_max": shipped.db_max, "mean": shipped.mean, "var": shipped.var}
-    ref_frozen = R.forward(x[:2], raw, frozen=frozen)
-    feats_ref, probs_ref, _ = P.extract(model, lambda i: x[i], 2, "reference")
+    ref_frozen = ref_np.forward(x[:2], raw, frozen=frozen)
+    feats_ref, probs_ref, _ = pt.extract(model, lambda i: x[i], 2, "reference")
     _assert_close(feats_ref, ref_frozen["features"])
     _assert_close(probs_ref, ref_frozen["probs"])
 
@@ -233,8 +233,8 @@ def test_port_matches_numpy_reference_on_real_audio_all_modes(model, raw, record
 def batch_of_all(model, recordings):
     names = list(recordings)
     x = np.stack([recordings[n] for n in names])
-    feats, probs, _ = P.extract(model, lambda i: x[i], len(names), "batch")
-    top = {n: [t for t, _ in P.top_tags(p, 3)] for n, p in zip(names, probs, strict=True)}
+    feats, probs, _ = pt.extract(model, lambda i: x[i], len(names), "batch")
+    top = {n: [t for t, _ in pt.top_tags(p, 3)] for n, p in zip(names, probs, strict=True)}
     return names, feats, probs, top
 
 
@@ -253,43 +253,43 @@ def test_features_finite_and_deterministic(batch_of_all, model, recordings):
     names, feats, _, _ = batch_of_all
     assert feats.shape == (len(names), c.FEATURE_DIM) and np.all(np.isfinite(feats))
     x = np.stack([recordings[n] for n in names])
-    again, _, _ = P.extract(model, lambda i: x[i], len(names), "batch")
+    again, _, _ = pt.extract(model, lambda i: x[i], len(names), "batch")
     np.testing.assert_array_equal(again, feats)
 
 
 def test_shipped_reference_is_the_batch_of_all_recordings(batch_of_all, model, recordings):
     """The shipped statistics are those of the 14 shared recordings as one batch."""
     names, feats, _, _ = batch_of_all
-    stats = P.Statistics.load()
+    stats = pt.Statistics.load()
     assert stats.n_clips == len(names)
     i = names.index(_key(recordings, "sorohanro"))
-    alone, probs, _ = P.extract(model, lambda _: recordings[names[i]], 1, "reference")
+    alone, probs, _ = pt.extract(model, lambda _: recordings[names[i]], 1, "reference")
     np.testing.assert_allclose(alone[0], feats[i], rtol=RTOL, atol=1e-5)
-    assert "jazz" in [t for t, _ in P.top_tags(probs[0], 3)]
+    assert "jazz" in [t for t, _ in pt.top_tags(probs[0], 3)]
 
 
 def test_batch_of_one_collapses_and_frozen_modes_do_not_depend_on_neighbours(model, recordings):
     trumpet = recordings[_key(recordings, "sorohanro")]
     other = recordings[_key(recordings, "Karissa")]
-    _, probs_one, _ = P.extract(model, lambda _: trumpet, 1, "batch")
-    assert "jazz" not in [t for t, _ in P.top_tags(probs_one[0], 3)]
+    _, probs_one, _ = pt.extract(model, lambda _: trumpet, 1, "batch")
+    assert "jazz" not in [t for t, _ in pt.top_tags(probs_one[0], 3)]
     assert probs_one.max() < 0.3  # low-probability rock/pop, whatever the clip
     pair = [trumpet, other]
-    with_neighbour, _, _ = P.extract(model, lambda i: pair[i], 2, "batch")
-    alone, _, _ = P.extract(model, lambda _: trumpet, 1, "batch")
+    with_neighbour, _, _ = pt.extract(model, lambda i: pair[i], 2, "batch")
+    alone, _, _ = pt.extract(model, lambda _: trumpet, 1, "batch")
     assert np.max(np.abs(with_neighbour[0] - alone[0])) > 0.1
-    ref_pair, _, _ = P.extract(model, lambda i: pair[i], 2, "reference")
-    ref_alone, _, _ = P.extract(model, lambda _: trumpet, 1, "reference")
+    ref_pair, _, _ = pt.extract(model, lambda i: pair[i], 2, "reference")
+    ref_alone, _, _ = pt.extract(model, lambda _: trumpet, 1, "reference")
     np.testing.assert_allclose(ref_pair[0], ref_alone[0], rtol=1e-5, atol=1e-6)
 
 
-# --- files, import, CLI ----------------------------------------------------------------------------
+# --- files, import, CLI ---------------------------------------------------------------------
 
 
 def test_import_paper_weights_round_trip(tmp_path, shared_paper, model):
-    out = P.import_paper_weights(tmp_path / "choi2017.pt", mirror=shared_paper)
-    assert P.is_choi2017_file(out)
-    again = P.load_pretrained(weights=out, bn_mode="batch", device="cpu")
+    out = pt.import_paper_weights(tmp_path / "choi2017.pt", mirror=shared_paper)
+    assert pt.is_choi2017_file(out)
+    again = pt.load_pretrained(weights=out, bn_mode="batch", device="cpu")
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, equal_nan=True, msg=k)
 
@@ -299,14 +299,14 @@ def test_mirror_with_wrong_checksum_is_refused(tmp_path):
     bad.parent.mkdir()
     bad.write_bytes(b"not the weights")
     with pytest.raises(DownloadError, match="SHA-256"):
-        P.fetch_released(P.WEIGHTS_THEANO, mirror=tmp_path)
+        pt.fetch_released(pt.WEIGHTS_THEANO, mirror=tmp_path)
 
 
 def test_missing_weights_without_download_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("MUSICTRANSFER_MIRROR", raising=False)
     monkeypatch.setattr("pooch.os_cache", lambda name: tmp_path)
     with pytest.raises(DownloadError, match="neither in the mirror"):
-        P.load_pretrained(download=False)
+        pt.load_pretrained(download=False)
 
 
 def test_cli_extract_and_tag(tmp_path, repo, shared_paper, shared_audio):
