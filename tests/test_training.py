@@ -154,9 +154,7 @@ def test_loss_decreases_when_overfitting(source: Path) -> None:
 def test_datamodule_targets(source: Path) -> None:
     data = TaggingDataModule(source, batch_size=2, num_workers=0, seed=0)
     assert data.vocabulary == ["low", "noisy"]
-    np.testing.assert_array_equal(
-        data.splits["train"].targets, [[1, 0], [0, 1], [1, 1], [0, 1]]
-    )
+    np.testing.assert_array_equal(data.splits["train"].targets, [[1, 0], [0, 1], [1, 1], [0, 1]])
     assert len(data.splits["valid"]) == 2 and len(data.splits["test"]) == 2
 
 
