@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,19 @@ def test_load_model_errors(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(MusicTransferError, match="not a musictransfer model"):
         load_model(tmp_path / "other.pt")
+
+
+def test_stale_checkpoints_are_not_resumed(
+    trained: dict, source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = trained["dir"]
+    metrics = train_tagger(
+        source, out / "tagger3.pt", settings={**SETTINGS, "max_epochs": 1, "learning_rate": 0.02},
+        checkpoint_dir=out / "ckpt", threads=1,
+    )  # fmt: skip
+    assert metrics["resumed_from"] is None
+    assert metrics["epochs_run"] == 1
+    printed = capsys.readouterr().out
+    assert "from another configuration" in printed
+    assert re.search(r"epoch 1/1 +train_loss [0-9.]+ +val_loss [0-9.]+ +val_auc [0-9.]+", printed)
+    assert json.loads((out / "ckpt" / "run.json").read_text())["settings"]["learning_rate"] == 0.02

@@ -14,6 +14,7 @@ Feature files are ``.npz`` archives with
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,7 +176,13 @@ def _convnet_features(
         )
     rows = []
     with torch.inference_mode():
-        bar = tqdm(total=n, desc=f"features {Path(model_path).stem}", disable=not progress)
+        bar = tqdm(
+            total=n,
+            desc=f"features {Path(model_path).stem}",
+            disable=not progress,
+            # In a log file (no terminal) one line every 30 s rather than a stream.
+            mininterval=0.1 if sys.stderr.isatty() else 30.0,
+        )
         for batch in _batches(load, n, batch_size, device):
             rows.append(model.layer_features(batch).float().cpu().numpy())
             bar.update(len(batch))

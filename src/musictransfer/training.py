@@ -25,6 +25,8 @@ declared output (Snakemake would delete it before the retry).
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 import time
@@ -220,6 +222,7 @@ class TaggingDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         manifest = PreparedDataset(self.dataset_dir).manifest
+        self.manifest_ids: list[str] = manifest["id"].astype(str).tolist()
         where = self.dataset_dir / "manifest.csv"
         require_columns(manifest, ("tags", "split"), where)
         split = manifest["split"].astype(str).str.strip().str.lower().to_numpy()
@@ -374,25 +377,87 @@ class EpochPrinter(pl.Callback):
 
     def __init__(self) -> None:
         self._start = time.perf_counter()
+        self._loss_sum = 0.0
+        self._n = 0
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        """Remember when the epoch started."""
+        """Reset the epoch's clock and loss sum."""
         self._start = time.perf_counter()
+        self._loss_sum, self._n = 0.0, 0
 
-    def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        """Print the epoch's loss and validation AUC (skips the sanity check)."""
-        if trainer.sanity_checking:
-            return
-        m = trainer.callback_metrics
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Accumulate the training loss, weighted by the batch's clips."""
+        n = len(batch[1])
+        self._loss_sum += float(outputs["loss"]) * n
+        self._n += n
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        """Print the epoch's mean training loss and its validation loss and AUC."""
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
-        for key in ("train_loss", "val_loss", "val_auc"):
-            if key in m:
-                parts.append(f"{key} {float(m[key]):.4f}")
+        if self._n:
+            parts.append(f"train_loss {self._loss_sum / self._n:.4f}")
+        metrics = trainer.callback_metrics
+        for key in ("val_loss", "val_auc"):
+            if key in metrics:
+                parts.append(f"{key} {float(metrics[key]):.4f}")
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
         print("  ".join(parts), flush=True)
 
 
 # --- training --------------------------------------------------------------------------
+
+
+def _quiet_lightning_tips() -> None:
+    """Drop Lightning's advertising 'Tip' lines from the job's log (idempotent)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _NoTips) for f in log.filters):
+        log.addFilter(_NoTips())
+
+
+class _NoTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+def _run_fingerprint(cfg: TrainingSettings, data: TaggingDataModule) -> dict[str, Any]:
+    """What a checkpoint must share with this run to be resumed.
+
+    ``max_epochs`` and the patience are left out: raising them and resuming is a
+    legitimate way to train longer.
+    """
+    settings = asdict(cfg)
+    for key in ("max_epochs", "early_stopping_patience"):
+        settings.pop(key)
+    ids = data.manifest_ids
+    return {
+        "settings": settings,
+        "tags": data.vocabulary,
+        "clips": {name: [ids[i] for i in split.indices] for name, split in data.splits.items()},
+    }
+
+
+def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path | None:
+    """``last.ckpt`` if it belongs to this very run; otherwise clear stale checkpoints.
+
+    Snakemake reruns the training when its settings or data change, but the checkpoint
+    directory (not an output) survives: resuming from it would silently continue the old
+    run, so checkpoints of another configuration are deleted and training starts afresh.
+    """
+    record = checkpoint_dir / "run.json"
+    last = checkpoint_dir / LAST_CHECKPOINT
+    same = record.is_file() and json.loads(record.read_text()) == fingerprint
+    if last.is_file() and same:
+        print(f"resuming from {last}", flush=True)
+        return last
+    stale = sorted(checkpoint_dir.glob("*.ckpt"))
+    if stale:
+        print(f"checkpoints in {checkpoint_dir} are from another configuration: starting afresh")
+        for path in stale:
+            path.unlink()
+    write_json(record, fingerprint)
+    return None
 
 
 def _precision(accelerator: str) -> str:
@@ -438,6 +503,7 @@ def train_tagger(
     from lightning.pytorch.loggers import CSVLogger
 
     started = time.perf_counter()
+    _quiet_lightning_tips()
     cfg = TrainingSettings.from_mapping(settings)
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
@@ -477,16 +543,14 @@ def train_tagger(
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
-    last = checkpoint_dir / LAST_CHECKPOINT
-    resume = last if last.is_file() else None
-    if resume is not None:
-        print(f"resuming from {resume}", flush=True)
+    resume = _resumable_checkpoint(checkpoint_dir, _run_fingerprint(cfg, data))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
         # Lightning probes for SLURM on every fit/test call even with the plugin above.
         warnings.filterwarnings("ignore", message="The `srun` command is available")
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
         trainer.fit(module, datamodule=data, ckpt_path=resume)
         epochs = int(trainer.current_epoch)
         best_path = best.best_model_path
