@@ -38,14 +38,47 @@ def demo_datasets():
     return list(EXP.settings.get("demo", {}).get("n_clips", {}))
 
 
+# Real datasets are downloaded once for all experiments, below `data` (default data/).
+DATA = str(config.get("data") or "data")
+
+
+def real_datasets():
+    """Real datasets of this experiment: name -> settings (data_dir, paper_order)."""
+    return {name: (opts or {}) for name, opts in (EXP.settings.get("datasets") or {}).items()}
+
+
 def raw_manifest(wildcards):
     """The manifest of a dataset's raw audio, by where the dataset comes from."""
     if wildcards.dataset in demo_datasets():
         return f"{R}/raw/{wildcards.dataset}/manifest.csv"
+    if wildcards.dataset in real_datasets():
+        return f"{R}/manifests/{wildcards.dataset}.csv"
     raise ValueError(
         f"dataset {wildcards.dataset!r} of experiment {EXP.name!r} has no source: "
-        "add it to the experiment's 'demo.n_clips'"
+        "add it to the experiment's 'demo.n_clips' or 'datasets'"
     )
+
+
+def download_args(wildcards):
+    """--data-dir / --mirror options of the download step (a copy on disk wins)."""
+    opts = real_datasets().get(wildcards.dataset, {})
+    args = []
+    if opts.get("data_dir"):
+        args.append(f"--data-dir {shlex.quote(str(opts['data_dir']))}")
+    if config.get("mirror"):
+        args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
+    return " ".join(args)
+
+
+def manifest_args(wildcards):
+    """--paper-order (default on) and --mirror options of the manifest step."""
+    opts = real_datasets().get(wildcards.dataset, {})
+    args = []
+    if opts.get("paper_order", True):
+        args.append("--paper-order")
+        if config.get("mirror"):
+            args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
+    return " ".join(args)
 
 
 def labels_manifest(dataset):
