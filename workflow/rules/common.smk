@@ -21,7 +21,7 @@ os.environ.update(
 )
 # (A prefix replaces Snakemake's default "set -euo pipefail; ", so it is kept here.)
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; ")
-# Kept for rules written as "{MT} <command>" (snakemake --lint flags that use).
+# Kept for rules written as "python -m musictransfer <command>" (snakemake --lint flags that use).
 MT = "python -m musictransfer"
 
 

@@ -14,7 +14,7 @@ rule download:
     params:
         args=download_args,
     shell:
-        "{MT} download {wildcards.dataset} --out-dir $(dirname {output.receipt}) "
+        "python -m musictransfer download {wildcards.dataset} --out-dir $(dirname {output.receipt}) "
         "{params.args} > {log} 2>&1"
 
 
@@ -36,5 +36,5 @@ rule dataset_manifest:
     params:
         args=manifest_args,
     shell:
-        "{MT} manifest {wildcards.dataset} {input.receipt} -o {output.manifest} "
+        "python -m musictransfer manifest {wildcards.dataset} {input.receipt} -o {output.manifest} "
         "{params.args} > {log} 2>&1"

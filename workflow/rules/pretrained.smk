@@ -24,7 +24,7 @@ rule import_paper_weights:
             f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
         ),
     shell:
-        "{MT} import-paper-weights --out {output.model} {params.mirror} > {log} 2>&1"
+        "python -m musictransfer import-paper-weights --out {output.model} {params.mirror} > {log} 2>&1"
 
 
 rule extract_convnet_choi2017:
@@ -50,7 +50,7 @@ rule extract_convnet_choi2017:
         batch_size=lambda w: EXP.settings.get("choi2017", {}).get("batch_size", 256),
         chunk_size=lambda w: EXP.settings.get("choi2017", {}).get("chunk_size", 16),
     shell:
-        "{MT} extract-choi2017 {input.model} $(dirname {input.manifest}) -o {output} "
+        "python -m musictransfer extract-choi2017 {input.model} $(dirname {input.manifest}) -o {output} "
         "--bn-mode {params.bn_mode} --batch-size {params.batch_size} "
         "--chunk-size {params.chunk_size} --threads {threads} > {log} 2>&1"
 
