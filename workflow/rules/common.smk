@@ -21,8 +21,6 @@ os.environ.update(
 )
 # (A prefix replaces Snakemake's default "set -euo pipefail; ", so it is kept here.)
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; ")
-# Kept for rules written as "python -m musictransfer <command>" (snakemake --lint flags that use).
-MT = "python -m musictransfer"
 
 
 wildcard_constraints:
