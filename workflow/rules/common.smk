@@ -42,7 +42,10 @@ DATA = str(config.get("data") or "data")
 
 def real_datasets():
     """Real datasets of this experiment: name -> settings (data_dir, paper_order)."""
-    return {name: (opts or {}) for name, opts in (EXP.settings.get("datasets") or {}).items()}
+    return {
+        name: (opts or {})
+        for name, opts in (EXP.settings.get("datasets") or {}).items()
+    }
 
 
 def raw_manifest(wildcards):
