@@ -110,14 +110,25 @@ def _normalise(x: np.ndarray, peak: float = 1.0) -> np.ndarray:
     return x * (peak / m) if m > 0 else x
 
 
+def _fast_length(n: int) -> int:
+    """The smallest length >= n with no prime factor above 5 (fast for the FFT)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
 def _spectral_filter(x: np.ndarray, sr: int, response: Callable[[np.ndarray], np.ndarray]):
     """Filter ``x`` by a zero-phase magnitude ``response(frequencies_hz)``, via the FFT.
 
     The signal is zero-padded before the transform so that the filter's ringing does not
     wrap around; this replaces IIR filters (and SciPy) for noise shaping and formants.
     """
-    pad = 1024
-    n_fft = x.size + pad
+    n_fft = _fast_length(x.size + 1024)
     spectrum = np.fft.rfft(x, n_fft)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     return np.fft.irfft(spectrum * response(freqs), n_fft)[: x.size]
@@ -454,6 +465,7 @@ class Music:
     noise_db: float = -45.0  # background noise relative to the peak
     rubato: float = 0.0  # relative timing jitter of each step
     voice_db: float = 0.0  # sung melody relative to the accompaniment
+    colour_db: float = 4.0  # largest random spectral tilt of the recording, dB/octave
 
 
 def _chord(m: Music, degree: int, rng: Generator) -> list[int]:
@@ -544,6 +556,22 @@ class NoteCache:
         return note
 
 
+def recording_colour(x: np.ndarray, sr: int, rng: Generator, tilt_db: float = 4.0):
+    """A random spectral tilt (up to +-``tilt_db`` dB/octave about 1 kHz) and band limits.
+
+    They stand for the microphone, room and mastering of a recording, on which no label
+    depends; they keep a classifier from reading a class off the average spectrum alone.
+    """
+    tilt = rng.uniform(-tilt_db, tilt_db) / 6.02  # dB/octave -> power of frequency
+    lo, hi = rng.uniform(20, 150), rng.uniform(4000, sr / 2)
+    band = _band(lo, hi, slope=2)
+
+    def response(f: np.ndarray) -> np.ndarray:
+        return band(f) * (np.maximum(f, 20.0) / 1000.0) ** tilt
+
+    return _normalise(_spectral_filter(x, sr, response))
+
+
 def render_music(m: Music, sr: int, rng: Generator) -> np.ndarray:
     """Synthesise a clip: drums, bass, chords, and a melody (played or sung), mixed.
 
@@ -608,7 +636,7 @@ def render_music(m: Music, sr: int, rng: Generator) -> np.ndarray:
     if m.melody == "voice":
         gains[3] = np.mean(gains[:3]) * _db(m.voice_db) * 1.5
     mix = sum(g * _normalise(s) for g, s in zip(gains, stems, strict=True))
-    mix = _normalise(mix)
+    mix = recording_colour(_normalise(mix), sr, rng, m.colour_db)
     mix += _db(m.noise_db) * rng.standard_normal(n)
     return _normalise(mix, _db(m.level_db))
 
@@ -684,32 +712,33 @@ GENRES: dict[str, dict] = {
     # Genre-like styles: drums, harmony, accompaniment, bass, melody instruments and
     # rhythm density.
     "rock": dict(
-        tempo=(105, 150), chords="power", comp="dist_guitar",
+        tempo=(105, 150), chords="power", comp=("dist_guitar", "guitar"),
         drums={"kick": "x.....x.x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x."},
         comp_rhythm="x.x.x.x.x.x.x.x.", bass="x.x.x.x.x.x.x.x.", melody=("lead", "voice"),
-        density=1.0, brightness=(0.6, 0.9),
+        density=1.0, brightness=(0.45, 0.9),
     ),
     "electronic": dict(
-        tempo=(118, 132), chords="triad", comp="pad",
+        tempo=(118, 132), chords="triad", comp=("pad", "arp"),
         drums={"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "..x...x...x...x."},
         comp_rhythm="x.......x.......", bass="..x...x...x...x.", melody=("lead", "pluck"),
-        density=2.0, brightness=(0.7, 1.0),
+        density=2.0, brightness=(0.5, 1.0),
     ),
     "jazz": dict(
-        tempo=(100, 170), chords="seventh", comp="piano", swing=0.6,
+        tempo=(100, 170), chords="seventh", comp=("piano", "guitar"), swing=0.6,
         drums={"hat": "x...x.ox....x.ox", "snare": "......o.......o.", "kick": "o..............."},
         comp_rhythm="...x.....x...x..", bass="x...x...x...x...", melody=("piano", "lead"),
-        density=1.5, brightness=(0.3, 0.6),
+        density=1.5, brightness=(0.25, 0.65),
     ),
     "classical": dict(
-        tempo=(60, 105), chords="triad", comp="pad", drums={}, rubato=0.04,
+        tempo=(60, 105), chords="triad", comp=("pad", "piano"), drums={}, rubato=0.04,
         comp_rhythm="x.......x.......", bass=None, melody=("piano", "pad"),
-        density=1.0, brightness=(0.2, 0.5),
+        density=1.0, brightness=(0.2, 0.55),
     ),
     "folk": dict(
-        tempo=(80, 120), chords="triad", comp="arp", drums={"clave": "x.......x......."},
+        tempo=(80, 120), chords="triad", comp=("arp", "guitar", "piano"),
+        drums={"clave": "x.......x......."},
         comp_rhythm="x.x.x.x.x.x.x.x.", bass="x.......x.......", melody=("voice", "pluck"),
-        density=1.0, brightness=(0.4, 0.7),
+        density=1.0, brightness=(0.35, 0.75),
     ),
 }  # fmt: skip
 
@@ -738,14 +767,14 @@ def genre_music(genre: str, duration: float, rng: Generator, **overrides) -> Mus
         swing=s.get("swing", 0.0),
         mode=str(rng.choice(["major", "minor"])),
         chords=s["chords"],
-        comp=s["comp"],
+        comp=str(rng.choice(s["comp"])),
         comp_rhythm=s["comp_rhythm"],
         bass=s["bass"],
         melody=str(rng.choice(s["melody"])),
         density=s["density"] * rng.uniform(0.7, 1.3),
         brightness=rng.uniform(*s["brightness"]),
         rubato=s.get("rubato", 0.0),
-        voice_db=rng.uniform(-3, 4),
+        voice_db=rng.uniform(-6, 4),
     )
     settings.update(overrides)
     return Music(**settings)
@@ -888,8 +917,8 @@ def render_event(label: str, duration: float, sr: int, rng: Generator, traits: n
     n = int(duration * sr)
     event = _normalise(SOUND_EVENTS[label](n, sr, rng, traits))
     background = band_noise(n, sr, rng, 40, 3000 + 3000 * traits[3])
-    mix = event + _db(-8 - 22 * traits[4]) * background
-    return _normalise(mix, _db(rng.uniform(-14, -1)))
+    mix = event + _db(-22 * traits[4] + rng.uniform(-4, 0)) * background
+    return _normalise(recording_colour(mix, sr, rng), _db(rng.uniform(-14, -1)))
 
 
 # ======================================================================================
@@ -972,24 +1001,27 @@ def plan_emotion(n: int, rng: Generator) -> list[Clip]:
     """``emotion``: arousal and valence in [-1, 1] from the music's (hidden) settings.
 
     Arousal rises with tempo, loudness, brightness and note density; valence with a
-    major mode and consonance (and a little with tempo). Both get Gaussian label noise,
+    major mode and consonance, and a little with tempo and brightness (as in real
+    music, where the two dimensions correlate). Both get Gaussian label noise,
     as human ratings would.
     """
     clips = []
     for _ in range(n):
         u_tempo, u_loud, u_bright, u_dense, u_diss = rng.uniform(0, 1, 5)
         major = rng.random() < 0.5
-        genre = str(rng.choice(list(GENRES)))
+        genre = str(rng.choice(["electronic", "jazz", "classical", "folk"]))
+        drums = GENRES["rock"]["drums"] if u_dense > 0.6 else GENRES["folk"]["drums"]
         m = genre_music(
-            genre, 8.0, rng,
+            genre, 8.0, rng, drums=drums if u_dense > 0.3 else {}, colour_db=1.0,
             tempo=60 + 120 * u_tempo, level_db=-24 + 22 * u_loud, brightness=u_bright,
             density=0.5 + 3.0 * u_dense, dissonance=0.8 * u_diss,
             mode="major" if major else "minor",
         )  # fmt: skip
         arousal = 0.35 * (2 * u_tempo - 1) + 0.2 * (2 * u_loud - 1) + 0.2 * (2 * u_bright - 1)
-        arousal += 0.25 * (2 * u_dense - 1) + rng.normal(0, 0.12)
-        valence = 0.5 * (1 if major else -1) + 0.35 * (1 - 2 * u_diss) + 0.15 * (2 * u_tempo - 1)
-        valence += rng.normal(0, 0.15)
+        arousal += 0.25 * (2 * u_dense - 1) + rng.normal(0, 0.1)
+        valence = 0.35 * (1 if major else -1) + 0.15 * (1 - 2 * u_diss)
+        valence += 0.25 * (2 * u_tempo - 1) + 0.25 * (2 * u_bright - 1)
+        valence += rng.normal(0, 0.12)
         labels = {
             "arousal": round(float(np.clip(arousal, -1, 1)), 4),
             "valence": round(float(np.clip(valence, -1, 1)), 4),
