@@ -1047,28 +1047,28 @@ def plan_sound_events(n: int, rng: Generator) -> list[Clip]:
 
     Each recording has its own traits (pitch, rate, background) and lies in one fold;
     recordings of each class take folds 1-5 in turn, so every fold holds every class
-    once there are enough clips.
+    once there are enough clips. The ``recording`` column numbers the recordings (like
+    UrbanSound8K's freesound id).
     """
     labels = _balanced(list(SOUND_EVENTS), n, rng)
-    clips: list[Clip] = []
     next_fold = {c: int(rng.integers(0, 5)) for c in SOUND_EVENTS}
     by_class = {c: [i for i, v in enumerate(labels) if v == c] for c in SOUND_EVENTS}
     planned: dict[int, Clip] = {}
+    recording = 0
     for label, indices in by_class.items():
         k = 0
         while k < len(indices):
+            recording += 1
             size = int(rng.integers(1, 5))
             traits = rng.uniform(0, 1, 5)
             fold = next_fold[label] % 5 + 1
             next_fold[label] += 1
             for i in indices[k : k + size]:
                 duration = 4.0 if rng.random() < 0.5 else round(rng.uniform(1, 4), 2)
-                planned[i] = Clip(
-                    {"label": label, "fold": fold}, _event_renderer(label, duration, traits)
-                )
+                labels = {"label": label, "fold": fold, "recording": recording}
+                planned[i] = Clip(labels, _event_renderer(label, duration, traits))
             k += size
-    clips = [planned[i] for i in range(n)]
-    return clips
+    return [planned[i] for i in range(n)]
 
 
 def _event_renderer(label: str, duration: float, traits: np.ndarray) -> Renderer:
