@@ -110,6 +110,7 @@ def _normalise(x: np.ndarray, peak: float = 1.0) -> np.ndarray:
     return x * (peak / m) if m > 0 else x
 
 
+@functools.lru_cache(maxsize=4096)
 def _fast_length(n: int) -> int:
     """The smallest length >= n with no prime factor above 5 (fast for the FFT)."""
     while True:
@@ -521,36 +522,49 @@ def _melody(m: Music, n_beats: float, rng: Generator) -> list[tuple[float, float
     return notes
 
 
-class NoteCache:
-    """Renders each distinct note once per clip and reuses it, as a sampler would.
+@functools.lru_cache(maxsize=1024)
+def _sampled_pluck(freq: float, ring: float, sr: int, brightness: float) -> np.ndarray:
+    """A :func:`pluck` whose noise burst is seeded by its arguments (so it can be reused)."""
+    seed = [round(freq * 10), round(ring * 100), sr, round(brightness * 100)]
+    note = pluck(freq, ring, sr, np.random.default_rng(seed), brightness).astype(np.float32)
+    note.setflags(write=False)
+    return note
 
-    Synthesis dominates the generation time and a clip repeats few distinct notes
-    (bass roots, chord tones), so durations are rounded to 50 ms and notes memoised.
+
+@functools.lru_cache(maxsize=1024)
+def _sampled_tone(freq: float, length: float, sr: int, settings: tuple) -> np.ndarray:
+    """A :func:`harmonic_tone` without release, to be cut to shorter notes."""
+    note = harmonic_tone(freq, length, sr, release=0.0, **dict(settings)).astype(np.float32)
+    note.setflags(write=False)
+    return note
+
+
+class Sampler:
+    """Notes played from a shared, memoised "sample library", as a sampler plays them.
+
+    Synthesis dominates the generation time and the corpus repeats few distinct notes
+    (twelve pitch classes in a few registers), so each note is synthesised once per
+    pitch, timbre and sampling rate (brightness and ring time rounded to 0.1) and reused
+    across clips. Every note is a pure function of its arguments, so a clip's audio does
+    not depend on which clips were made before it.
     """
 
-    def __init__(self, sr: int, rng: Generator) -> None:
-        self.sr, self.rng = sr, rng
-        self._notes: dict[tuple, np.ndarray] = {}
+    def __init__(self, sr: int) -> None:
+        self.sr = sr
 
     def pluck(self, freq: float, ring: float, brightness: float) -> np.ndarray:
-        """A memoised :func:`pluck`."""
-        key = ("pluck", round(freq, 1), round(ring, 2), round(brightness, 2))
-        if key not in self._notes:
-            self._notes[key] = pluck(freq, ring, self.sr, self.rng, brightness)
-        return self._notes[key]
+        """A Karplus-Strong note (see :func:`pluck`)."""
+        return _sampled_pluck(round(freq, 1), round(ring, 1), self.sr, round(brightness, 1))
 
     def tone(self, freq: float, duration: float, release: float = 0.05, **kwargs: float):
-        """A :func:`harmonic_tone` cut from a memoised longer note, with a release fade.
+        """A :func:`harmonic_tone` cut to ``duration`` from a longer one.
 
-        One note per pitch and timbre is synthesised (at least 1 s long) and shorter
-        notes are its beginning, faded out over ``release`` seconds.
+        The cut note is faded out over its last ``release`` seconds.
         """
         n = max(int(duration * self.sr), 16)
-        key = ("tone", round(freq, 1), *sorted(kwargs.items()))
-        if key not in self._notes or self._notes[key].size < n:
-            length = max(duration, 1.0)
-            self._notes[key] = harmonic_tone(freq, length, self.sr, release=0.0, **kwargs)
-        note = self._notes[key][:n].copy()
+        length = float(max(1, np.ceil(duration)))
+        note = _sampled_tone(round(freq, 1), length, self.sr, tuple(sorted(kwargs.items())))
+        note = note[:n].astype(np.float64)
         r = min(n, int(release * self.sr))
         note[n - r :] *= np.linspace(1.0, 0.0, r)
         return note
@@ -585,7 +599,7 @@ def render_music(m: Music, sr: int, rng: Generator) -> np.ndarray:
     progression = PROGRESSIONS[m.mode][int(rng.integers(0, 4))]
     chords = [_chord(m, progression[b % 4], rng) for b in range(n_bars)]
     rolloff = round(2.4 - 1.6 * m.brightness, 1)
-    notes = NoteCache(sr, rng)
+    notes = Sampler(sr)
     drums, bass, comp, lead = (np.zeros(n) for _ in range(4))
 
     if m.drums:
@@ -641,7 +655,7 @@ def render_music(m: Music, sr: int, rng: Generator) -> np.ndarray:
     return _normalise(mix, _db(m.level_db))
 
 
-def _comp_hit(m: Music, chord: list[int], index: int, gap: float, notes: NoteCache) -> np.ndarray:
+def _comp_hit(m: Music, chord: list[int], index: int, gap: float, notes: Sampler) -> np.ndarray:
     """One accompaniment hit: a chord (struck, strummed or held) or one arpeggio note."""
     rolloff = round(2.4 - 1.6 * m.brightness, 1)
     freqs = [_midi_hz(note) for note in chord]
@@ -649,7 +663,7 @@ def _comp_hit(m: Music, chord: list[int], index: int, gap: float, notes: NoteCac
         return notes.pluck(freqs[index % len(freqs)] * 2, round(max(gap * 2, 0.4), 1), m.brightness)
     if m.comp == "pad":  # sustained strings/synth pad, held until the next hit
         dur = max(gap, 0.3)
-        attack = round(min(0.3, dur / 3), 2)
+        attack = round(min(0.3, dur / 3) * 20) / 20
         tones = [
             notes.tone(f, dur, rolloff=rolloff, attack=attack, decay=8, vibrato=0.004, release=0.1)
             for f in freqs
