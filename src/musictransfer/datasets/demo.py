@@ -544,8 +544,8 @@ class Sampler:
 
     Synthesis dominates the generation time and the corpus repeats few distinct notes
     (twelve pitch classes in a few registers), so each note is synthesised once per
-    pitch, timbre and sampling rate (brightness and ring time rounded to 0.1) and reused
-    across clips. Every note is a pure function of its arguments, so a clip's audio does
+    pitch, timbre and sampling rate and reused across clips (see the methods for the
+    rounding). Every note is a pure function of its arguments, so a clip's audio does
     not depend on which clips were made before it.
     """
 
@@ -553,8 +553,13 @@ class Sampler:
         self.sr = sr
 
     def pluck(self, freq: float, ring: float, brightness: float) -> np.ndarray:
-        """A Karplus-Strong note (see :func:`pluck`)."""
-        return _sampled_pluck(round(freq, 1), round(ring, 1), self.sr, round(brightness, 1))
+        """A Karplus-Strong note (see :func:`pluck`).
+
+        The ring time is rounded up to 0.5, 1 or 1.5 s and the brightness to a quarter:
+        coarse enough that the few hundred distinct notes of a dataset are reused often.
+        """
+        ring = 0.5 if ring <= 0.5 else 1.0 if ring <= 1.0 else 1.5
+        return _sampled_pluck(round(freq, 1), ring, self.sr, round(brightness * 4) / 4)
 
     def tone(self, freq: float, duration: float, release: float = 0.05, **kwargs: float):
         """A :func:`harmonic_tone` cut to ``duration`` from a longer one.
@@ -1031,8 +1036,8 @@ def plan_emotion(n: int, rng: Generator) -> list[Clip]:
             density=0.5 + 3.0 * u_dense, dissonance=0.8 * u_diss,
             mode="major" if major else "minor",
         )  # fmt: skip
-        arousal = 0.35 * (2 * u_tempo - 1) + 0.2 * (2 * u_loud - 1) + 0.2 * (2 * u_bright - 1)
-        arousal += 0.25 * (2 * u_dense - 1) + rng.normal(0, 0.1)
+        arousal = 0.25 * (2 * u_tempo - 1) + 0.3 * (2 * u_loud - 1) + 0.25 * (2 * u_bright - 1)
+        arousal += 0.2 * (2 * u_dense - 1) + rng.normal(0, 0.1)
         valence = 0.35 * (1 if major else -1) + 0.15 * (1 - 2 * u_diss)
         valence += 0.25 * (2 * u_tempo - 1) + 0.25 * (2 * u_bright - 1)
         valence += rng.normal(0, 0.12)
