@@ -36,6 +36,7 @@ include: "workflow/rules/audio.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/paper.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/report.smk"
 

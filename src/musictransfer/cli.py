@@ -253,7 +253,35 @@ def cmd_report(args: argparse.Namespace) -> None:
     from musictransfer.reporting import write_report
 
     write_report(
-        args.scores, args.figures_dir, args.out, experiment=args.experiment, extra=args.extra
+        args.scores,
+        args.figures_dir,
+        args.out,
+        experiment=args.experiment,
+        extra=args.extra,
+        references=args.references,
+        tasks=args.tasks,
+    )
+
+
+def cmd_fetch_paper_file(args: argparse.Namespace) -> None:
+    """Download (or copy from a mirror) one of the authors' released files, verified."""
+    from musictransfer.datasets.paper import BASE_URL, fetch_released_file
+
+    fetch_released_file(args.path, args.out, mirror=args.mirror, base_url=args.base_url or BASE_URL)
+
+
+def cmd_import_paper_features(args: argparse.Namespace) -> None:
+    """Convert a dataset's released features and metadata into the project's formats."""
+    from musictransfer.datasets.paper import import_released
+
+    import_released(
+        args.dataset,
+        args.csv,
+        layers=args.layers,
+        mfcc=args.mfcc,
+        features_out=args.features_out,
+        mfcc_out=args.mfcc_out,
+        manifest_out=args.manifest_out,
     )
 
 
@@ -428,6 +456,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--experiment", required=True)
     p.add_argument("--extra", type=_json_arg, default={}, help="extra facts to report (JSON)")
+    p.add_argument("--references", type=_json_arg, default={}, help="task -> reference (JSON)")
+    p.add_argument("--tasks", nargs="*", default=None, help="tasks, in report order")
+    p = add("fetch-paper-file", cmd_fetch_paper_file, "get one of the authors' released files")
+    p.add_argument("path", help="path in the mirror layout, e.g. data_csv/gtzan_genre.csv")
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--mirror", type=Path, help="directory of verified local copies")
+    p.add_argument("--base-url", help="where the authors' repository is served (default: pinned)")
+
+    p = add(
+        "import-paper-features",
+        cmd_import_paper_features,
+        "released features + metadata -> feature files and a labels manifest",
+    )
+    p.add_argument("dataset", help="released dataset (ballroom, gtzan_genre, ...)")
+    p.add_argument("--csv", required=True, type=Path, help="the released metadata table")
+    p.add_argument("--layers", nargs=5, type=Path, help="the five _layer_<k>.npy files")
+    p.add_argument("--mfcc", type=Path, help="the released _mfcc.npy file")
+    p.add_argument("--features-out", type=Path, help="convnet feature file to write")
+    p.add_argument("--mfcc-out", type=Path, help="MFCC feature file to write")
+    p.add_argument("--manifest-out", type=Path, help="labels manifest to write")
     return parser
 
 

@@ -82,8 +82,15 @@ def manifest_args(wildcards):
     return " ".join(args)
 
 
+def released_features():
+    """Whether this experiment reads the authors' released features instead of audio."""
+    return bool(EXP.settings.get("released_features", False))
+
+
 def labels_manifest(dataset):
     """The manifest holding a dataset's labels, folds and splits."""
+    if released_features():
+        return f"{R}/labels/{dataset}.csv"
     return f"{R}/prepared/{dataset}/manifest.csv"
 
 
@@ -121,8 +128,76 @@ def cell_feature_args(wildcards, input):
     return " ".join(args)
 
 
+def selected_tasks():
+    """The experiment's tasks, restricted to config `only_tasks` where that is set."""
+    only = config.get("only_tasks")
+    if not only:
+        return list(EXP.tasks)
+    unknown = [t for t in only if t not in EXP.tasks]
+    if unknown:
+        raise ValueError(
+            f"only_tasks names {unknown} that experiment {EXP.name!r} does not have; "
+            f"its tasks: {', '.join(EXP.tasks)}"
+        )
+    return [t for t in EXP.tasks if t in only]
+
+
+def skipped_cells():
+    """Cells that cannot be run, with why: MFCC ones of datasets without released MFCC."""
+    if not released_features():
+        return []
+    from musictransfer.datasets.paper import released_dataset
+
+    return [
+        f"{t}/{e}/{c} (no released MFCC file for {EXP.tasks[t].dataset})"
+        for t, e, c in EXP.cells()
+        if t in selected_tasks()
+        and c.startswith("mfcc")
+        and released_dataset(EXP.tasks[t].dataset).mfcc is None
+    ]
+
+
+def selected_cells():
+    """The (task, extractor, combo) cells this run evaluates."""
+    skipped = {s.split(" ")[0] for s in skipped_cells()}
+    tasks = selected_tasks()
+    return [
+        (t, e, c)
+        for t, e, c in EXP.cells()
+        if t in tasks and f"{t}/{e}/{c}" not in skipped
+    ]
+
+
 def score_cells():
-    return [f"{R}/scores/{t}/{e}/{c}.json" for t, e, c in EXP.cells()]
+    return [f"{R}/scores/{t}/{e}/{c}.json" for t, e, c in selected_cells()]
+
+
+def references():
+    """Per task, the published score to compare with (and its combination and label)."""
+    out = {}
+    for task in selected_tasks():
+        raw = EXP.settings["tasks"][task]
+        if raw.get("reference") is None:
+            continue
+        out[task] = {
+            "score": raw["reference"],
+            "combo": raw.get("reference_combo"),
+            "label": raw.get("reference_label", "reference"),
+            "scores": raw.get("published_scores", {}),
+        }
+    return out
+
+
+def report_extra():
+    """Facts for the report beyond the score table: description, notes, skipped cells."""
+    extra = {
+        "description": EXP.settings.get("description", ""),
+        "notes": EXP.settings.get("notes", []),
+        "skipped": skipped_cells(),
+    }
+    if config.get("machine"):
+        extra["machine"] = config["machine"]
+    return extra
 
 
 def final_targets():
@@ -131,3 +206,33 @@ def final_targets():
         f"{R}/figures/summary.png",
         f"{R}/report.md",
     ]
+
+
+# --- The authors' released files (workflow/rules/paper.smk) ---------------------------
+
+from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
+
+
+def released_file(path):
+    """Where download_paper_features puts a released file (mirror-layout path)."""
+    return f"{R}/downloads/paper/{path}"
+
+
+def mirror_option():
+    """The fetch command's --mirror option, or nothing without a mirror."""
+    return f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
+
+
+def released_convnet_inputs(wildcards):
+    spec = released_dataset(wildcards.dataset)
+    return {
+        "csv": released_file(spec.csv),
+        "layers": [released_file(p) for p in spec.layers],
+    }
+
+
+def released_mfcc_inputs(wildcards):
+    spec = released_dataset(wildcards.dataset)
+    if spec.mfcc is None:
+        raise ValueError(f"the authors released no MFCC file for {wildcards.dataset}")
+    return {"csv": released_file(spec.csv), "mfcc": released_file(spec.mfcc)}

@@ -31,14 +31,11 @@ rule plot:
             caption="../report/summary_figure.rst",
             category="Figures",
         ),
+        # report() flags each file of the list; the caption is shared, so it names no task.
         tasks=report(
-            expand(f"{R}/figures/{{task}}.png", task=list(EXP.tasks)),
+            expand(f"{R}/figures/{{task}}.png", task=selected_tasks()),
             caption="../report/task_figure.rst",
             category="Figures",
-        ),
-    params:
-        references=lambda w: json.dumps(
-            {t: s.reference for t, s in EXP.tasks.items() if s.reference is not None}
         ),
     log:
         f"{R}/logs/plot.log",
@@ -49,9 +46,12 @@ rule plot:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        tasks=" ".join(selected_tasks()),
+        references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
     shell:
-        "python -m musictransfer plot {input} --out-dir $(dirname {output.summary}) "
-        "--references '{params.references}' > {log} 2>&1"
+        "python -m musictransfer plot {input} --out-dir $(dirname {output.summary}) --tasks {params.tasks} "
+        "--references {params.references} > {log} 2>&1"
 
 
 rule write_report:
@@ -61,8 +61,6 @@ rule write_report:
         summary=f"{R}/figures/summary.png",
     output:
         f"{R}/report.md",
-    params:
-        experiment=EXP.name,
     log:
         f"{R}/logs/write_report.log",
     benchmark:
@@ -72,6 +70,12 @@ rule write_report:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        experiment=EXP.name,
+        tasks=" ".join(selected_tasks()),
+        references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
+        extra=lambda w: shlex.quote(json.dumps(report_extra(), sort_keys=True)),
     shell:
         "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
-        "-o {output} --experiment {params.experiment} > {log} 2>&1"
+        "-o {output} --experiment {params.experiment} --tasks {params.tasks} "
+        "--references {params.references} --extra {params.extra} > {log} 2>&1"

@@ -1,0 +1,693 @@
+"""Reporting: the tidy score table, the paper-style figures and the Markdown report.
+
+Three steps, one per workflow rule:
+
+- :func:`aggregate_scores` collects the evaluation cells' JSON files
+  (:class:`musictransfer.evaluation.CellResult`) into ``tables/scores.csv``, one row per
+  (task, extractor, combination);
+- :func:`plot_scores` draws one figure per task in the style of the paper's Figures 3-9
+  (a bar for every layer combination of each pre-trained extractor, the random
+  extractor's narrow grey bar beside it, then MFCC + 12345, MFCC and the reference) and
+  a summary like Figure 2 (per task: best convnet combination, MFCC + 12345, MFCC,
+  reference);
+- :func:`write_report` writes ``report.md``: what was run, the best combination per
+  extractor and task against the baselines and the reference, and the differences.
+
+Every step works on whatever the table holds: extractors, combinations, baselines or
+references that are absent (an experiment without a random convnet, a dataset without
+MFCC features) are simply left out of figures and tables.
+
+References are the published numbers a task is compared with. Each is either a number
+or a mapping with ``score``, and optionally ``combo`` (the combination the number was
+obtained with; absent or ``'best'`` means the best combination), ``label`` (a short
+text for the legend) and ``scores`` (further published scores by combination, e.g.
+the paper's MFCC baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
+from musictransfer.errors import MusicTransferError
+from musictransfer.files import atomic_path
+
+PathLike = str | os.PathLike[str]
+
+COMBO_ORDER: tuple[str, ...] = (*ALL_COMBOS, *MFCC_COMBOS)
+"""Combinations in the order of the paper's figures: layers by count, then MFCC ones."""
+
+RANDOM_EXTRACTOR = "random"
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "task",
+    "extractor",
+    "combo",
+    "n_layers",
+    "metric",
+    "score",
+    "best_params",
+    "fold_mean",
+    "fold_std",
+    "n_folds",
+    "n_clips",
+    "n_features",
+    "fit_time_s",
+    "solver",
+    "n_settings",
+)
+"""Columns of ``scores.csv``, in order."""
+
+DIFFERENCE_TOLERANCE = 0.005
+"""Differences to a reference up to this size count as a match in the report's notes
+(the paper prints scores with one decimal of a percent, i.e. to 0.001-0.0005)."""
+
+COLOURS = {
+    "convnet": "#3b75af",
+    "random": "#9a9a9a",
+    "mfcc+12345": "#6a51a3",
+    "mfcc": "#b39ddb",
+    "reference": "#c0392b",
+}
+
+
+# --- aggregate --------------------------------------------------------------------------
+
+
+def _read_cell(path: Path) -> dict[str, Any]:
+    """One cell's JSON, checked for the fields the table needs."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise MusicTransferError(f"score cell not found: {path}", "run the evaluation") from exc
+    except json.JSONDecodeError as exc:
+        raise MusicTransferError(
+            f"score cell {path} is not valid JSON: {exc}", "delete it and rerun its evaluation"
+        ) from exc
+    missing = [k for k in ("task", "extractor", "combo", "metric", "score") if k not in data]
+    if missing:
+        raise MusicTransferError(
+            f"score cell {path} lacks {', '.join(missing)}", "rerun its evaluation"
+        )
+    return data
+
+
+def n_layers(combo: str) -> int:
+    """Number of convnet layers a combination uses ('mfcc': 0, 'mfcc+12345': 5)."""
+    digits = combo.split("+")[-1]
+    return 0 if combo == "mfcc" else sum(ch.isdigit() for ch in digits)
+
+
+def combo_rank(combo: str) -> int:
+    """Position of a combination in :data:`COMBO_ORDER` (unknown names last)."""
+    return COMBO_ORDER.index(combo) if combo in COMBO_ORDER else len(COMBO_ORDER)
+
+
+def _cell_row(data: dict[str, Any]) -> dict[str, Any]:
+    folds = [float(s) for s in data.get("fold_scores") or []]
+    return {
+        "task": str(data["task"]),
+        "extractor": str(data["extractor"]),
+        "combo": str(data["combo"]),
+        "n_layers": n_layers(str(data["combo"])),
+        "metric": str(data["metric"]),
+        "score": float(data["score"]),
+        "best_params": json.dumps(
+            data.get("best_params") or {}, sort_keys=True, separators=(",", ":")
+        ),
+        "fold_mean": float(np.mean(folds)) if folds else math.nan,
+        "fold_std": float(np.std(folds)) if folds else math.nan,
+        "n_folds": len(folds),
+        "n_clips": data.get("n_clips"),
+        "n_features": data.get("n_features"),
+        "fit_time_s": data.get("fit_time_s"),
+        "solver": data.get("solver", ""),
+        "n_settings": data.get("n_settings"),
+    }
+
+
+def sort_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by task, extractor, then combination in the paper's order (stable)."""
+    keys = table.assign(_rank=table["combo"].map(combo_rank))
+    keys = keys.sort_values(["task", "extractor", "_rank"], kind="mergesort")
+    return keys.drop(columns="_rank").reset_index(drop=True)
+
+
+def aggregate_scores(cells: Iterable[PathLike], out: PathLike | None = None) -> pd.DataFrame:
+    """Collect cell JSON files into the tidy score table (and write it as CSV).
+
+    Parameters
+    ----------
+    cells
+        Paths of ``scores/<task>/<extractor>/<combo>.json`` files.
+    out
+        The CSV to write (atomically), or None to only return the table.
+
+    Raises
+    ------
+    MusicTransferError
+        If a cell is missing or invalid, or two cells describe the same
+        (task, extractor, combination).
+    """
+    rows = [_cell_row(_read_cell(Path(c))) for c in cells]
+    if not rows:
+        raise MusicTransferError("no score cells given", "run the evaluation step first")
+    table = sort_scores(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
+    dup = table.duplicated(["task", "extractor", "combo"])
+    if dup.any():
+        first = table[dup].iloc[0]
+        raise MusicTransferError(
+            f"two score cells for {first.task}/{first.extractor}/{first.combo}",
+            "pass each cell once",
+        )
+    if out is not None:
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, index=False)
+    return table
+
+
+def load_scores(path: PathLike) -> pd.DataFrame:
+    """Read ``scores.csv`` (combination names stay strings: '1' is not the number 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MusicTransferError(f"score table not found: {path}", "run the aggregate step")
+    table = pd.read_csv(path, dtype={"task": str, "extractor": str, "combo": str})
+    missing = [c for c in ("task", "extractor", "combo", "metric", "score") if c not in table]
+    if missing:
+        raise MusicTransferError(f"score table {path} lacks column(s) {', '.join(missing)}")
+    return table
+
+
+# --- references and per-task summaries ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published score to compare a task with."""
+
+    score: float
+    combo: str | None = None
+    label: str = "reference"
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def parse_references(references: Mapping[str, Any] | None) -> dict[str, Reference]:
+    """Normalise ``{task: number | {score, combo, label, scores}}`` to :class:`Reference`."""
+    out: dict[str, Reference] = {}
+    for task, value in (references or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            if value.get("score") is None:
+                continue
+            combo = value.get("combo")
+            out[task] = Reference(
+                score=float(value["score"]),
+                combo=None if combo in (None, "best") else str(combo),
+                label=str(value.get("label") or "reference"),
+                scores={str(k): float(v) for k, v in (value.get("scores") or {}).items()},
+            )
+        else:
+            out[task] = Reference(score=float(value))
+    return out
+
+
+def convnet_extractors(table: pd.DataFrame) -> list[str]:
+    """Extractors with layer combinations other than the random convnet, in table order."""
+    conv = table[table["combo"].isin(ALL_COMBOS) & (table["extractor"] != RANDOM_EXTRACTOR)]
+    return list(dict.fromkeys(conv["extractor"]))
+
+
+def _score(table: pd.DataFrame, combo: str, extractor: str | None = None) -> float | None:
+    rows = table[table["combo"] == combo]
+    if extractor is not None:
+        rows = rows[rows["extractor"] == extractor]
+    return float(rows["score"].iloc[0]) if len(rows) else None
+
+
+def best_combo(table: pd.DataFrame, extractor: str) -> tuple[str, float] | None:
+    """The best layer combination of an extractor (ties: the earlier in paper order)."""
+    rows = table[(table["extractor"] == extractor) & table["combo"].isin(ALL_COMBOS)]
+    if rows.empty:
+        return None
+    rows = sort_scores(rows)
+    best = rows.loc[rows["score"].idxmax()]
+    return str(best["combo"]), float(best["score"])
+
+
+@dataclass
+class TaskSummary:
+    """The numbers of one task that the summary figure and the report show."""
+
+    task: str
+    metric: str
+    best: dict[str, tuple[str, float]]
+    mfcc_plus: float | None
+    mfcc: float | None
+    reference: Reference | None
+    compared: float | None = None
+    compared_what: str = ""
+
+    @property
+    def difference(self) -> float | None:
+        """Our compared score minus the reference (None without either)."""
+        if self.reference is None or self.compared is None:
+            return None
+        return self.compared - self.reference.score
+
+
+def summarise_task(
+    table: pd.DataFrame, task: str, reference: Reference | None = None
+) -> TaskSummary:
+    """Best combination per extractor, the baselines, and what is compared with the reference.
+
+    The score compared with a reference is ours for the reference's combination (of the
+    first convnet extractor) when that was run, and otherwise our best convnet
+    combination, saying so in ``compared_what``.
+    """
+    rows = table[table["task"] == task]
+    extractors = convnet_extractors(rows)
+    main = extractors[0] if extractors else None
+    best = {e: b for e in [*extractors, RANDOM_EXTRACTOR] if (b := best_combo(rows, e))}
+    mfcc_plus = _score(rows, "mfcc+12345", main) if main else None
+    if mfcc_plus is None:
+        mfcc_plus = _score(rows, "mfcc+12345")
+    summary = TaskSummary(
+        task=task,
+        metric=str(rows["metric"].iloc[0]) if len(rows) else "",
+        best={e: b for e, b in best.items()},
+        mfcc_plus=mfcc_plus,
+        mfcc=_score(rows, "mfcc"),
+        reference=reference,
+    )
+    if reference is None or main is None:
+        return summary
+    ours = None
+    if reference.combo is not None:
+        ours = _score(rows, reference.combo, main) or _score(rows, reference.combo)
+    if ours is not None:
+        summary.compared, summary.compared_what = ours, f"{reference.combo}"
+    elif main in best:
+        combo, score = best[main]
+        summary.compared = score
+        summary.compared_what = f"best: {combo}"
+        if reference.combo is not None:
+            summary.compared_what += f" ({reference.combo} not run)"
+    return summary
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    """Matplotlib's pyplot on the non-interactive Agg backend (jobs have no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ylim(values: Sequence[float], metric: str) -> tuple[float, float]:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    if not values:
+        return (0.0, 1.0)
+    low, high = min(values), max(values)
+    span = max(high - low, 0.05)
+    bottom = low - 0.15 * span
+    if metric == "accuracy":
+        bottom = max(0.0, bottom)
+        top = min(1.0, high + 0.12 * span) if high < 1.0 else 1.0 + 0.04 * span
+    else:
+        top = high + 0.12 * span
+    return bottom, top
+
+
+def plot_task(
+    table: pd.DataFrame, task: str, out: PathLike, reference: Reference | None = None
+) -> Path:
+    """One task's figure in the style of the paper's Figures 3-9.
+
+    A bar per layer combination of each pre-trained extractor (blue; the first one's
+    ranking written in its bars), the random convnet's narrow grey bar beside it, then
+    MFCC + 12345, MFCC and the reference (red bar and dashed line) where present.
+    """
+    plt = _pyplot()
+    rows = table[table["task"] == task]
+    extractors = convnet_extractors(rows)
+    has_random = bool(len(rows[(rows["extractor"] == RANDOM_EXTRACTOR)]))
+    combos = [c for c in ALL_COMBOS if c in set(rows["combo"])]
+    metric = str(rows["metric"].iloc[0]) if len(rows) else ""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * (len(combos) + 4) + 1.5), 4.0))
+    plotted: list[float] = []
+    n_main = max(len(extractors), 1)
+    width = 0.8 / (n_main + (0.5 if has_random else 0.0))
+    for k, extractor in enumerate(extractors):
+        scores = [_score(rows, c, extractor) for c in combos]
+        xs = [i + (k - (n_main - 1) / 2) * width - (0.25 * width if has_random else 0.0)
+              for i in range(len(combos))]  # fmt: skip
+        present = [(x, s) for x, s in zip(xs, scores, strict=True) if s is not None]
+        if present:
+            ax.bar(*zip(*present, strict=True), width=width, color=COLOURS["convnet"],
+                   alpha=1.0 - 0.25 * k, label=extractor)  # fmt: skip
+            plotted += [s for _, s in present]
+        if k == 0:
+            _annotate_ranks(ax, present)
+    if has_random:
+        scores = [_score(rows, c, RANDOM_EXTRACTOR) for c in combos]
+        xs = [i + 0.4 - 0.25 * width for i in range(len(combos))]
+        present = [(x, s) for x, s in zip(xs, scores, strict=True) if s is not None]
+        if present:
+            ax.bar(*zip(*present, strict=True), width=width / 2, color=COLOURS["random"],
+                   label="random convnet")  # fmt: skip
+            plotted += [s for _, s in present]
+    labels = list(combos)
+    extras: list[tuple[str, float, str]] = []
+    summary = summarise_task(table, task, reference)
+    if summary.mfcc_plus is not None:
+        extras.append(("MFCC+12345", summary.mfcc_plus, COLOURS["mfcc+12345"]))
+    if summary.mfcc is not None:
+        extras.append(("MFCC", summary.mfcc, COLOURS["mfcc"]))
+    if reference is not None:
+        extras.append((reference.label, reference.score, COLOURS["reference"]))
+    for j, (name, score, colour) in enumerate(extras):
+        ax.bar(len(combos) + 0.5 + j, score, width=0.8, color=colour)
+        labels.append(name)
+        plotted.append(score)
+    if reference is not None:
+        ax.axhline(reference.score, color=COLOURS["reference"], linestyle="--", linewidth=1)
+    positions = [*range(len(combos)), *(len(combos) + 0.5 + j for j in range(len(extras)))]
+    ax.set_xticks(positions, labels, rotation=90, fontsize=8)
+    ax.set_ylim(*_ylim(plotted, metric))
+    ax.set_ylabel(metric or "score")
+    ax.set_title(task)
+    if not len(rows):
+        ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
+    if extractors or has_random:
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    ax.grid(axis="y", linewidth=0.3)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    return _save(fig, out, plt)
+
+
+def _annotate_ranks(ax: Any, present: list[tuple[float, float]]) -> None:
+    """Write each bar's rank inside it, top-7 in bold (as the paper's figures)."""
+    if not present:
+        return
+    order = sorted(range(len(present)), key=lambda i: -present[i][1])
+    rank = {i: r + 1 for r, i in enumerate(order)}
+    bottom = ax.get_ylim()[0] if ax.get_ylim()[0] > 0 else 0.0
+    for i, (x, score) in enumerate(present):
+        ax.annotate(str(rank[i]), (x, score), xytext=(0, -2), textcoords="offset points",
+                    ha="center", va="top", fontsize=6, color="white",
+                    fontweight="bold" if rank[i] <= 7 else "normal")  # fmt: skip
+    del bottom
+
+
+def _save(fig: Any, out: PathLike, plt: Any) -> Path:
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return out
+
+
+def summary_frame(
+    table: pd.DataFrame, tasks: Sequence[str], references: Mapping[str, Reference]
+) -> pd.DataFrame:
+    """Tidy rows (task, series, score, detail) for the summary figure (Figure 2)."""
+    rows = []
+    for task in tasks:
+        s = summarise_task(table, task, references.get(task))
+        for extractor, (combo, score) in s.best.items():
+            if extractor != RANDOM_EXTRACTOR:
+                rows.append((task, f"best {extractor}", score, combo))
+        if s.mfcc_plus is not None:
+            rows.append((task, "MFCC+12345", s.mfcc_plus, "mfcc+12345"))
+        if s.mfcc is not None:
+            rows.append((task, "MFCC", s.mfcc, "mfcc"))
+        if s.reference is not None:
+            rows.append((task, "reference", s.reference.score, s.reference.label))
+    return pd.DataFrame(rows, columns=["task", "series", "score", "detail"])
+
+
+def plot_summary(
+    table: pd.DataFrame, tasks: Sequence[str], out: PathLike, references: Mapping[str, Reference]
+) -> Path:
+    """The summary over tasks, as the paper's Figure 2 (seaborn grouped bars)."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    frame = summary_frame(table, tasks, references)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(tasks) + 2), 4.0))
+    if frame.empty:
+        ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
+    else:
+        series = list(dict.fromkeys(frame["series"]))
+        palette = {
+            s: COLOURS["reference"] if s == "reference"
+            else COLOURS["mfcc+12345"] if s == "MFCC+12345"
+            else COLOURS["mfcc"] if s == "MFCC"
+            else COLOURS["convnet"]
+            for s in series
+        }  # fmt: skip
+        sns.barplot(frame, x="task", y="score", hue="series", hue_order=series,
+                    order=list(tasks), palette=palette, ax=ax)  # fmt: skip
+        low = min(0.0, float(frame["score"].min()))
+        ax.set_ylim(low, max(1.0, float(frame["score"].max())) + 0.02)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_xlabel("")
+    ax.set_ylabel("score (accuracy or r2)")
+    ax.tick_params(axis="x", rotation=30, labelsize=8)
+    ax.set_title("Best convnet feature, MFCC + 12345, MFCC and the reference")
+    fig.tight_layout()
+    return _save(fig, out, plt)
+
+
+def plot_scores(
+    scores: PathLike | pd.DataFrame,
+    out_dir: PathLike,
+    tasks: Sequence[str] | None = None,
+    references: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Draw ``<task>.png`` for every task and ``summary.png`` into ``out_dir``.
+
+    Parameters
+    ----------
+    scores
+        ``scores.csv`` or the table itself.
+    out_dir
+        Directory of the figures.
+    tasks
+        Tasks to draw, in order (default: those in the table). A task without rows
+        still gets a figure saying so, so that the workflow's outputs always exist.
+    references
+        ``{task: number | {score, combo, label, scores}}``.
+
+    Returns
+    -------
+    list of Path
+        The figures written, the summary last.
+    """
+    table = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
+    refs = parse_references(references)
+    out_dir = Path(out_dir)
+    written = [plot_task(table, t, out_dir / f"{t}.png", refs.get(t)) for t in tasks]
+    written.append(plot_summary(table, tasks, out_dir / "summary.png", refs))
+    return written
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, metric: str = "") -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.3f}"
+
+
+def _fmt_diff(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.3f}"
+
+
+def _task_table(
+    table: pd.DataFrame, tasks: Sequence[str], refs: Mapping[str, Reference]
+) -> tuple[list[str], list[TaskSummary]]:
+    """Markdown rows: best combination per extractor, baselines, reference, difference."""
+    extractors = convnet_extractors(table)
+    has_random = RANDOM_EXTRACTOR in set(table["extractor"])
+    head = ["task", "metric", *(f"best {e}" for e in extractors)]
+    head += ["best random"] if has_random else []
+    head += ["MFCC+12345", "MFCC", "reference", "ours (compared)", "difference"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    summaries = []
+    for task in tasks:
+        s = summarise_task(table, task, refs.get(task))
+        summaries.append(s)
+        cells = [task, s.metric or "–"]
+        for e in [*extractors, *([RANDOM_EXTRACTOR] if has_random else [])]:
+            b = s.best.get(e)
+            cells.append(f"{b[1]:.3f} ({b[0]})" if b else "–")
+        cells += [_fmt(s.mfcc_plus), _fmt(s.mfcc)]
+        if s.reference is not None:
+            ref = s.reference
+            cells.append(f"{ref.score:.3f} ({ref.label})")
+            cells.append(f"{_fmt(s.compared)} ({s.compared_what})" if s.compared else "–")
+            cells.append(_fmt_diff(s.difference))
+        else:
+            cells += ["–", "–", "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines, summaries
+
+
+def _published_table(
+    table: pd.DataFrame, tasks: Sequence[str], refs: Mapping[str, Reference]
+) -> list[str]:
+    """Markdown rows for every further published score (e.g. the paper's MFCC baseline)."""
+    lines = []
+    for task in tasks:
+        ref = refs.get(task)
+        if ref is None:
+            continue
+        rows = table[table["task"] == task]
+        main = (convnet_extractors(rows) or [None])[0]
+        for combo, published in ref.scores.items():
+            ours = _score(rows, combo, main) if main else None
+            if ours is None:
+                ours = _score(rows, combo)
+            diff = None if ours is None else ours - published
+            lines.append(
+                f"| {task} | {combo} | {published:.3f} | {_fmt(ours)} | {_fmt_diff(diff)} |"
+            )
+    if not lines:
+        return []
+    return [
+        "| task | combination | published | ours | difference |",
+        "|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def _figure_links(figures_dir: Path, out: Path, tasks: Sequence[str]) -> list[str]:
+    lines = []
+    for name in ["summary", *tasks]:
+        fig = figures_dir / f"{name}.png"
+        rel = os.path.relpath(fig, out.parent)
+        lines.append(f"- [{name}]({rel})" + ("" if fig.is_file() else " (not drawn)"))
+    return lines
+
+
+def _difference_notes(summaries: Sequence[TaskSummary]) -> list[str]:
+    """Plain statements of which tasks match their reference and which do not."""
+    matched, differ = [], []
+    for s in summaries:
+        if s.difference is None:
+            continue
+        text = f"{s.task} ({s.compared_what}: {s.compared:.3f} vs {s.reference.score:.3f})"
+        (matched if abs(s.difference) <= DIFFERENCE_TOLERANCE else differ).append(text)
+    notes = []
+    if matched:
+        notes.append(f"Within {DIFFERENCE_TOLERANCE} of the reference: " + "; ".join(matched) + ".")
+    if differ:
+        notes.append(f"Differ by more than {DIFFERENCE_TOLERANCE}: " + "; ".join(differ) + ".")
+    return notes
+
+
+def write_report(
+    scores: PathLike | pd.DataFrame,
+    figures_dir: PathLike,
+    out: PathLike,
+    experiment: str,
+    extra: Mapping[str, Any] | None = None,
+    references: Mapping[str, Any] | None = None,
+    tasks: Sequence[str] | None = None,
+) -> str:
+    """Write the Markdown report and return its text.
+
+    Parameters
+    ----------
+    scores
+        ``scores.csv`` or the table.
+    figures_dir
+        Where the figures are (linked relative to the report).
+    out
+        The report file.
+    experiment
+        The experiment's name.
+    extra
+        Further facts: ``description``, ``machine``, ``notes`` (list of paragraphs),
+        ``skipped`` (list of cells not run, with why); other keys are listed as facts.
+    references
+        ``{task: number | {score, combo, label, scores}}``.
+    tasks
+        Task order (default: the table's).
+    """
+    table = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    extra = dict(extra or {})
+    refs = parse_references(references)
+    tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
+    out = Path(out)
+    rows, summaries = _task_table(table, tasks, refs)
+    lines = [f"# musictransfer report: experiment `{experiment}`", ""]
+    if extra.get("description"):
+        lines += [str(extra.pop("description")).strip(), ""]
+    else:
+        extra.pop("description", None)
+    lines += _facts(table, tasks, extra)
+    lines += ["", "## Best combination per task", "", *rows, ""]
+    lines += [
+        "Scores are the mean over cross-validation folds of the best SVM setting "
+        "(accuracy, or r2 for regression). *ours (compared)* is our score for the "
+        "reference's combination where it was run, otherwise our best convnet combination; "
+        "*difference* is ours minus the reference.",
+        "",
+    ]
+    published = _published_table(table, tasks, refs)
+    if published:
+        lines += ["## Further published scores", "", *published, ""]
+    notes = _difference_notes(summaries) + [str(n).strip() for n in extra.pop("notes", []) or []]
+    skipped = extra.pop("skipped", []) or []
+    if skipped:
+        notes.append("Cells not run: " + "; ".join(map(str, skipped)) + ".")
+    if notes:
+        lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]
+    lines += ["## Figures", "", *_figure_links(Path(figures_dir), out, tasks), ""]
+    text = "\n".join(lines)
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return text
+
+
+def _facts(table: pd.DataFrame, tasks: Sequence[str], extra: dict[str, Any]) -> list[str]:
+    extractors = list(dict.fromkeys(table["extractor"]))
+    fit = pd.to_numeric(table.get("fit_time_s"), errors="coerce") if "fit_time_s" in table else None
+    facts = [
+        f"- tasks: {', '.join(tasks)}",
+        f"- extractors: {', '.join(extractors)}",
+        f"- evaluation cells: {len(table)} "
+        f"({table['combo'].nunique()} distinct feature combinations)",
+    ]
+    if fit is not None and fit.notna().any():
+        facts.append(f"- total SVM grid-search time: {fit.sum():.1f} s")
+    if "solver" in table and table["solver"].notna().any():
+        facts.append(
+            f"- solver(s): {', '.join(sorted(map(str, table['solver'].dropna().unique())))}"
+        )
+    machine = extra.pop("machine", None)
+    if machine:
+        facts.append(f"- machine: {machine}")
+    for key, value in extra.items():
+        facts.append(f"- {key}: {value}")
+    return facts
