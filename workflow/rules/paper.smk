@@ -21,7 +21,7 @@ rule download_paper_features:
         file=r"[A-Za-z0-9_]+\.(csv|npy|hdf5)",
     retries: 1
     conda:
-        "../../envs/features.yaml"
+        "../../envs/audio.yaml"
     resources:
         mem_mb=500,
         runtime=30,
