@@ -209,8 +209,7 @@ def evaluate_cell(
         search = reference_grid_search(X, y, task, groups, n_jobs=n_jobs)
         best = search.best_index_
         folds = [
-            float(search.cv_results_[f"split{k}_test_score"][best])
-            for k in range(search.n_splits_)
+            float(search.cv_results_[f"split{k}_test_score"][best]) for k in range(search.n_splits_)
         ]
         score, params = float(search.best_score_), search.best_params_
         n_settings, solver, extra = len(search.cv_results_["params"]), "libsvm", {}
