@@ -4,9 +4,6 @@ rule evaluate:
         unpack(cell_inputs),
     output:
         f"{R}/scores/{{task}}/{{extractor}}/{{combo}}.json",
-    params:
-        task=lambda w: task_json(w.task),
-        features=cell_feature_args,
     log:
         f"{R}/logs/evaluate/{{task}}/{{extractor}}/{{combo}}.log",
     benchmark:
@@ -20,6 +17,9 @@ rule evaluate:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        task=lambda w: task_json(w.task),
+        features=cell_feature_args,
     shell:
         "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
         "--combo {wildcards.combo} --manifest {input.manifest} {params.features} "
