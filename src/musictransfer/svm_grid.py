@@ -69,7 +69,7 @@ class Setting:
     gamma: float | str | None = None
 
     def gamma_value(self, n_features: int) -> float:
-        """gamma as a number ('auto' is 1 / n_features, as in scikit-learn)."""
+        """Gamma as a number ('auto' is 1 / n_features, as in scikit-learn)."""
         if self.gamma == "auto":
             return 1.0 / n_features
         return float(self.gamma)  # type: ignore[arg-type]
@@ -165,7 +165,7 @@ def solve_box_qp(
         The optimum and the multiplier of ``a'v = 0``. For an SVM, the decision
         function is ``x'Z'v + y`` (libsvm's ``rho`` is ``-y``).
     """
-    m, k = Z.shape
+    m = Z.shape[0]
     u = float(upper)
     # Strictly interior start: v in (0, u), slacks of both bounds positive.
     v = np.full(m, u / 2.0)
@@ -199,34 +199,16 @@ def solve_box_qp(
         solve = _woodbury(Z, w_lo / v + w_hi / s)
         h_a = solve(a)
 
-        def newton(target: float, corr_lo: np.ndarray, corr_hi: np.ndarray) -> tuple:
-            # Complementarity: v * w_lo -> target - corr_lo, s * w_hi -> target - corr_hi,
-            # with ds = -dv - r_up from v + s = u.
-            rhs = (
-                -r_dual
-                + (target - corr_lo) / v
-                - w_lo
-                - (target - corr_hi) / s
-                + w_hi
-                - w_hi * r_up / s
-            )
-            h_rhs = solve(rhs)
-            dy = (float(a @ h_rhs) + r_eq) / float(a @ h_a)
-            dv = h_rhs - h_a * dy
-            ds = -dv - r_up
-            dw_lo = (target - corr_lo - w_lo * dv) / v - w_lo
-            dw_hi = (target - corr_hi - w_hi * ds) / s - w_hi
-            return dv, ds, dy, dw_lo, dw_hi
-
+        state = (solve, h_a, a, v, s, w_lo, w_hi, r_dual, r_eq, r_up)
         zero = np.zeros(m)
-        dv, ds, dy, dw_lo, dw_hi = newton(0.0, zero, zero)
+        dv, ds, dy, dw_lo, dw_hi = _newton_step(state, 0.0, zero, zero)
         # One step length for primal and dual: the quadratic term couples them.
         step = min(1.0, _step(v, dv), _step(s, ds), _step(w_lo, dw_lo), _step(w_hi, dw_hi))
         gap_aff = float(
             (v + step * dv) @ (w_lo + step * dw_lo) + (s + step * ds) @ (w_hi + step * dw_hi)
         )
         sigma = (gap_aff / gap) ** 3
-        dv, ds, dy, dw_lo, dw_hi = newton(sigma * mu, dv * dw_lo, ds * dw_hi)
+        dv, ds, dy, dw_lo, dw_hi = _newton_step(state, sigma * mu, dv * dw_lo, ds * dw_hi)
         step = min(
             1.0, 0.99 * min(_step(v, dv), _step(s, ds), _step(w_lo, dw_lo), _step(w_hi, dw_hi))
         )
@@ -236,6 +218,27 @@ def solve_box_qp(
         w_lo = w_lo + step * dw_lo
         w_hi = w_hi + step * dw_hi
     return best
+
+
+def _newton_step(
+    state: tuple, target: float, corr_lo: np.ndarray, corr_hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """One Newton direction of the interior-point iteration.
+
+    Complementarity is driven to ``v * w_lo = target - corr_lo`` and
+    ``s * w_hi = target - corr_hi`` (Mehrotra's corrector when ``corr`` is non-zero),
+    with ``ds = -dv - r_up`` from ``v + s = u``.
+    """
+    solve, h_a, a, v, s, w_lo, w_hi, r_dual, r_eq, r_up = state
+    rhs = -r_dual + (target - corr_lo) / v - w_lo - (target - corr_hi) / s + w_hi
+    rhs -= w_hi * r_up / s
+    h_rhs = solve(rhs)
+    dy = (float(a @ h_rhs) + r_eq) / float(a @ h_a)
+    dv = h_rhs - h_a * dy
+    ds = -dv - r_up
+    dw_lo = (target - corr_lo - w_lo * dv) / v - w_lo
+    dw_hi = (target - corr_hi - w_hi * ds) / s - w_hi
+    return dv, ds, dy, dw_lo, dw_hi
 
 
 def _step(x: np.ndarray, dx: np.ndarray) -> float:
@@ -317,7 +320,7 @@ class _IPMLinear:
 
 
 def _libsvm(is_classifier: bool, C: float, max_iter: int = -1) -> SVC | SVR:
-    """libsvm on a precomputed kernel, otherwise with scikit-learn's defaults."""
+    """An SVC/SVR (libsvm) on a precomputed kernel, otherwise with scikit-learn's defaults."""
     if is_classifier:
         return SVC(kernel="precomputed", C=C, max_iter=max_iter)
     return SVR(kernel="precomputed", C=C, max_iter=max_iter)
