@@ -18,7 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 # The package lives in src/ and is put on the path of this process (to resolve the
-# experiment) and of every job (see MT in common.smk), so that the workflow runs its own
+# experiment) and of every job (see the shell prefix in common.smk), so that the workflow runs its own
 # code whether or not musictransfer is installed in the job's environment.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from musictransfer.config import resolve_experiment  # noqa: E402
@@ -31,8 +31,10 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/evaluation.smk"

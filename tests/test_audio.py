@@ -47,21 +47,21 @@ def test_ogg_is_decoded(shared_audio):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(AudioError, match="not found: .*nope.wav"):
+    with pytest.raises(AudioError, match=r"not found: .*nope.wav"):
         load_audio(tmp_path / "nope.wav")
 
 
 def test_garbage_file_names_the_file(tmp_path):
     path = tmp_path / "bad.mp3"
     path.write_bytes(b"this is not audio" * 10)
-    with pytest.raises(AudioError, match="bad.mp3"):
+    with pytest.raises(AudioError, match=r"bad.mp3"):
         load_audio(path)
 
 
 def test_empty_file_names_the_file(tmp_path):
     path = tmp_path / "empty.wav"
     sf.write(path, np.zeros(0), 12000)
-    with pytest.raises(AudioError, match="empty.wav.*no samples"):
+    with pytest.raises(AudioError, match=r"empty.wav.*no samples"):
         load_audio(path)
 
 
@@ -81,5 +81,5 @@ def test_tile_to_length_repeats_short_clips():
 
 
 def test_tile_rejects_empty():
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match=r"non-empty"):
         tile_to_length(np.zeros(0), 10)

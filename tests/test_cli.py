@@ -39,7 +39,9 @@ def test_info_with_config(repo, capsys):
 def test_bad_audio_exit_code_and_message(tmp_path, repo):
     (tmp_path / "bad.wav").write_bytes(b"not a wav at all")
     sf.write(tmp_path / "ok.wav", np.zeros(1200), 12000)
-    pd.DataFrame({"id": ["ok", "bad"], "path": ["ok.wav", "bad.wav"]}).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame({"id": ["ok", "bad"], "path": ["ok.wav", "bad.wav"]}).to_csv(
+        tmp_path / "m.csv", index=False
+    )
     out = run_cli("prepare", str(tmp_path / "m.csv"), "--out-dir", str(tmp_path / "p"), cwd=repo)
     assert out.returncode == 2
     assert "bad.wav" in out.stderr

@@ -46,7 +46,7 @@ def test_schema_rejects_bad_combo(config, repo):
 
 
 def test_unknown_experiment_names_choices(config):
-    with pytest.raises(ConfigError, match="'nope' is not defined.*") as info:
+    with pytest.raises(ConfigError, match=r"'nope' is not defined.*") as info:
         resolve_experiment(config, "nope")
     assert "demo" in str(info.value)
 
@@ -61,11 +61,11 @@ def test_unknown_combo_names_the_key(config):
 def test_unknown_extractor_and_missing_source(config):
     bad = copy.deepcopy(config)
     bad["experiments"]["demo"]["extractors"]["vggish"] = ["all"]
-    with pytest.raises(ConfigError, match="unknown extractor 'vggish'"):
+    with pytest.raises(ConfigError, match=r"unknown extractor 'vggish'"):
         resolve_experiment(bad)
     bad = copy.deepcopy(config)
     bad["experiments"]["demo"]["sources"] = []
-    with pytest.raises(ConfigError, match="'demo_tags' is not in experiments.demo.sources"):
+    with pytest.raises(ConfigError, match=r"'demo_tags' is not in experiments.demo.sources"):
         resolve_experiment(bad)
 
 
@@ -84,9 +84,9 @@ def test_expand_combos():
 
 
 def test_load_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match=r"not found"):
         load_config(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiment: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML"):
         load_config(bad)

@@ -46,8 +46,13 @@ def test_short_clip_is_zero_padded_to_1024():
 
 
 def test_extract_mfcc_through_the_store(tmp_path, shared_audio):
-    names = ["sorohanro_-_solo-trumpet-06.ogg", "456440__inspectorj__bird-whistling-robin-single-13.ogg"]
-    frame = pd.DataFrame({"id": ["trumpet", "robin"], "path": [str(shared_audio / n) for n in names]})
+    names = [
+        "sorohanro_-_solo-trumpet-06.ogg",
+        "456440__inspectorj__bird-whistling-robin-single-13.ogg",
+    ]
+    frame = pd.DataFrame(
+        {"id": ["trumpet", "robin"], "path": [str(shared_audio / n) for n in names]}
+    )
     frame.to_csv(tmp_path / "m.csv", index=False)
     prepare_audio(tmp_path / "m.csv", tmp_path / "prep", progress=False)
     extract_mfcc(tmp_path / "prep", tmp_path / "mfcc.npz", progress=False)

@@ -26,7 +26,9 @@ def _write_corpus(root, specs):
 
 
 def test_prepare_roundtrip(tmp_path):
-    manifest = _write_corpus(tmp_path, [("a", 2.0, 22050, 1), ("b", 1.0, 16000, 2), ("c", 31.0, 12000, 1)])
+    manifest = _write_corpus(
+        tmp_path, [("a", 2.0, 22050, 1), ("b", 1.0, 16000, 2), ("c", 31.0, 12000, 1)]
+    )
     out = tmp_path / "prepared"
     prepare_audio(manifest, out, threads=2, progress=False)
     data = PreparedDataset(out)
@@ -53,7 +55,7 @@ def test_bad_audio_leaves_nothing(tmp_path):
     frame.loc[1] = {"id": "broken", "path": "broken.wav", "label": "c1"}
     frame.to_csv(manifest, index=False)
     out = tmp_path / "prepared"
-    with pytest.raises(AudioError, match="broken.wav"):
+    with pytest.raises(AudioError, match=r"broken.wav"):
         prepare_audio(manifest, out, progress=False)
     assert list(out.iterdir()) == []
 
@@ -65,13 +67,13 @@ def test_manifest_errors(tmp_path):
         read_manifest(bad)
     dup = tmp_path / "d.csv"
     dup.write_text("id,path\nx,a.wav\nx,b.wav\n")
-    with pytest.raises(ManifestError, match="repeats clip ids: x"):
+    with pytest.raises(ManifestError, match=r"repeats clip ids: x"):
         read_manifest(dup)
-    with pytest.raises(ManifestError, match="not found"):
+    with pytest.raises(ManifestError, match=r"not found"):
         read_manifest(tmp_path / "missing.csv")
     empty = tmp_path / "e.csv"
     empty.write_text("")
-    with pytest.raises(ManifestError, match="e.csv"):
+    with pytest.raises(ManifestError, match=r"e.csv"):
         read_manifest(empty)
 
 
@@ -80,5 +82,5 @@ def test_inconsistent_store_is_detected(tmp_path):
     out = tmp_path / "prepared"
     prepare_audio(manifest, out, progress=False)
     np.save(out / "audio.npy", np.zeros(5, dtype="<i2"))
-    with pytest.raises(ManifestError, match="inconsistent"):
+    with pytest.raises(ManifestError, match=r"inconsistent"):
         PreparedDataset(out)

@@ -22,7 +22,9 @@ def snakemake(repo: Path, *args: str, check: bool = True) -> subprocess.Complete
         check=False,
     )  # fmt: skip
     if check and out.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}"
+        )
     return out
 
 
@@ -40,3 +42,60 @@ def test_unknown_experiment_fails_clearly(repo, tmp_path):
     out = snakemake(repo, "-n", "--config", "experiment=nope", f"results={tmp_path}", check=False)
     assert out.returncode != 0
     assert "experiment 'nope' is not defined" in out.stdout + out.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_run(repo, tmp_path_factory):
+    """The reduced demo (.test/config.yaml) run end to end, once for this module."""
+    results = tmp_path_factory.mktemp("results")
+    args = ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
+    snakemake(repo, *args)
+    return results / "demo", args
+
+
+@pytest.mark.slow
+def test_end_to_end_reduced_demo(demo_run):
+    root, _ = demo_run
+    scores = pd.read_csv(root / "tables" / "scores.csv")
+    assert {"task", "extractor", "combo", "metric", "score", "best_params"} <= set(scores.columns)
+    # 7 tasks x (4 combos of the tagger + 1 of the random convnet).
+    assert len(scores) == 7 * 5
+    assert set(scores["extractor"]) == {"tagger-demo_tags", "random"}
+    assert scores["score"].notna().all()
+    acc = scores[scores["metric"] == "accuracy"]["score"]
+    assert ((acc >= 0) & (acc <= 1)).all()
+    cell = json.loads((root / "scores/genre/tagger-demo_tags/12345.json").read_text())
+    assert cell["n_features"] == 160
+    assert len(cell["fold_scores"]) == 3
+    assert (
+        json.loads((root / "scores/genre/tagger-demo_tags/mfcc+12345.json").read_text())[
+            "n_features"
+        ]
+        == 280
+    )
+    metrics = json.loads((root / "models/tagger-demo_tags.metrics.json").read_text())
+    assert 0 <= metrics["best_val_auc"] <= 1
+    assert 0 <= metrics["test_auc"] <= 1
+    for name in ("summary.png", "genre.png", "emotion_valence.png"):
+        assert (root / "figures" / name).stat().st_size > 1000
+    assert "genre" in (root / "report.md").read_text()
+    for rule in ("prepare_audio", "train_tagger", "evaluate"):
+        assert any((root / "logs" / rule).rglob("*.log")), rule
+        assert any((root / "benchmarks" / rule).rglob("*.tsv")), rule
+
+
+@pytest.mark.slow
+def test_rerun_does_nothing_and_task_change_reruns_only_that_task(repo, demo_run, tmp_path):
+    _, args = demo_run
+    out = snakemake(repo, "-n", *args)
+    assert "Nothing to be done" in out.stdout + out.stderr
+    override = tmp_path / "change.yaml"
+    override.write_text(
+        "experiments:\n  demo:\n    tasks:\n"
+        "      emotion_valence: {cv: {scheme: kfold, n_splits: 4}}\n"
+    )
+    out = snakemake(repo, "-n", *args, "--configfile", ".test/config.yaml", str(override))
+    jobs = [line for line in out.stdout.splitlines() if "scores/" in line and "output:" in line]
+    assert jobs, out.stdout[-3000:]
+    assert all("/emotion_valence/" in line for line in jobs), jobs
+    assert "train_tagger" not in out.stdout

@@ -13,3 +13,12 @@ command-line interface (:mod:`musictransfer.cli`). Modules by stage:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Lazy exports: ``musictransfer.load_pretrained`` without importing PyTorch up front."""
+    if name == "load_pretrained":
+        from musictransfer.pretrained import load_pretrained
+
+        return load_pretrained
+    raise AttributeError(f"module 'musictransfer' has no attribute {name!r}")

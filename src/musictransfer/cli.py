@@ -80,6 +80,32 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     prepare_audio(args.manifest, args.out_dir, threads=args.threads)
 
 
+def cmd_download(args: argparse.Namespace) -> None:
+    """Fetch, verify and unpack a dataset (or check a copy on disk) and write its receipt."""
+    from musictransfer.datasets.download import download_dataset
+
+    receipt = download_dataset(
+        args.dataset, args.out_dir, data_dir=args.data_dir, mirror=args.mirror
+    )
+    print(f"{args.dataset}: ready, receipt {receipt}")
+
+
+def cmd_manifest(args: argparse.Namespace) -> None:
+    """Build a dataset's manifest from its root (or download receipt)."""
+    from musictransfer.datasets.build import build_manifest, write_manifest
+    from musictransfer.datasets.reference import reference_path
+    from musictransfer.datasets.registry import get_spec
+
+    reference = args.reference
+    if reference is None and args.paper_order:
+        csv_name = get_spec(args.dataset).reference_csv
+        if csv_name is not None:
+            reference = reference_path(csv_name, args.mirror, args.out.parent / "paper")
+    frame = build_manifest(args.dataset, args.root, reference=reference)
+    write_manifest(frame, args.out)
+    print(f"{args.dataset}: {len(frame)} clips -> {args.out}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train the tagger on a prepared tagging source."""
     from musictransfer.training import train_tagger
@@ -119,9 +145,77 @@ def cmd_extract_mfcc(args: argparse.Namespace) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> None:
     """Features of arbitrary audio files with a saved model (user-facing)."""
+    if args.extractor == "choi2017":
+        from musictransfer.pretrained import DEFAULT_BATCH_SIZE, extract_files_choi2017
+
+        extract_files_choi2017(
+            _expand_inputs(args.inputs),
+            args.out,
+            bn_mode=args.bn_mode,
+            weights=args.model,
+            mirror=args.mirror,
+            batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+            stats_path=args.stats,
+        )
+        return
+    if args.model is None:
+        raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
     from musictransfer.features import extract_files
 
-    extract_files(args.model, _expand_inputs(args.inputs), args.out, batch_size=args.batch_size)
+    extract_files(
+        args.model, _expand_inputs(args.inputs), args.out, batch_size=args.batch_size or 8
+    )
+
+
+def cmd_tag(args: argparse.Namespace) -> None:
+    """Print the top tags of audio files with the authors' pre-trained tagger."""
+    from musictransfer.pretrained import DEFAULT_BATCH_SIZE, tag_files
+
+    paths = _expand_inputs(args.inputs)
+    tags = tag_files(
+        paths,
+        top=args.top,
+        bn_mode=args.bn_mode,
+        weights=args.weights,
+        mirror=args.mirror,
+        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+    )
+    for path, best in zip(paths, tags, strict=True):
+        print(path)
+        print("  " + ", ".join(f"{tag} {prob:.2f}" for tag, prob in best))
+
+
+def cmd_import_paper_weights(args: argparse.Namespace) -> None:
+    """Import the authors' Keras 1 weights into a PyTorch model file."""
+    from musictransfer.pretrained import import_paper_weights
+
+    import_paper_weights(args.out, weights=args.weights, mirror=args.mirror)
+
+
+def cmd_extract_choi2017(args: argparse.Namespace) -> None:
+    """Features of a prepared dataset with the imported choi2017 model (workflow)."""
+    import torch
+
+    from musictransfer.pretrained import extract_prepared
+
+    torch.set_num_threads(args.threads)
+    extract_prepared(
+        args.model,
+        args.dataset_dir,
+        args.out,
+        bn_mode=args.bn_mode,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+    )
+
+
+def cmd_choi2017_stats(args: argparse.Namespace) -> None:
+    """Frozen normalisation statistics of the choi2017 network over audio files."""
+    from musictransfer.pretrained import reference_statistics
+
+    reference_statistics(
+        _expand_inputs(args.inputs), args.out, weights=args.weights, mirror=args.mirror
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -211,6 +305,19 @@ def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
 # --- parser ------------------------------------------------------------------------------
 
 
+def _add_choi2017_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that run the authors' network."""
+    p.add_argument(
+        "--bn-mode",
+        choices=["reference", "batch", "dataset"],
+        default="reference",
+        help="normalisation statistics: 'reference' (frozen, shipped; default), 'batch' "
+        "(Keras 1 mode 2 over batches of --batch-size files, as the authors), 'dataset' "
+        "(frozen over all the files given)",
+    )
+    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all sub-commands."""
     parser = argparse.ArgumentParser(
@@ -240,6 +347,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--threads", type=int, default=1)
 
+    p = add("download", cmd_download, "fetch, verify and unpack a real dataset")
+    p.add_argument("dataset", help="dataset name (see musictransfer.datasets.registry)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--data-dir", type=Path, help="an unpacked copy to use in place")
+    p.add_argument("--mirror", type=Path, help="directory of already-downloaded archives")
+
+    p = add("manifest", cmd_manifest, "build a dataset's manifest CSV from its files")
+    p.add_argument("dataset")
+    p.add_argument("root", type=Path, help="dataset root or download receipt (dataset.json)")
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--reference", type=Path, help="the authors' CSV: use its order and check")
+    p.add_argument(
+        "--paper-order", action="store_true", help="fetch the authors' CSV (or read the mirror)"
+    )
+    p.add_argument("--mirror", type=Path, help="directory holding data_csv/ (the authors' tables)")
+
     p = add("train", cmd_train, "train the tagger on a prepared tagging source")
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("--out", required=True, type=Path, help="model file (.pt)")
@@ -265,9 +388,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("extract", cmd_extract, "convnet features of audio files (paths or .txt lists)")
     p.add_argument("inputs", nargs="+")
-    p.add_argument("--model", required=True, type=Path, help="a saved model (.pt)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a saved model (.pt); with --extractor choi2017, optionally the weights file",
+    )
+    p.add_argument(
+        "--extractor",
+        choices=["choi2017"],
+        help="use the authors' pre-trained convnet instead of --model",
+    )
+    _add_choi2017_options(p)
+    p.add_argument("--stats", type=Path, help="frozen statistics (JSON) for --bn-mode reference")
     p.add_argument("-o", "--out", required=True, type=Path, help="output .npz")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=None, help="default 8, or 256 with choi2017")
+
+    p = add("tag", cmd_tag, "top tags of audio files with the authors' pre-trained tagger")
+    p.add_argument("inputs", nargs="+", help="audio files or .txt lists of them")
+    p.add_argument("--top", type=int, default=5, help="tags printed per file")
+    p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
+    _add_choi2017_options(p)
+    p.add_argument("--batch-size", type=int, default=None, help="clips per batch (batch mode)")
+
+    p = add("import-paper-weights", cmd_import_paper_weights, "authors' weights -> choi2017.pt")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--weights", type=Path, help="weights_theano.hdf5 (default: mirror/download)")
+    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
+
+    p = add("extract-choi2017", cmd_extract_choi2017, "choi2017 features of a prepared dataset")
+    p.add_argument("model", type=Path, help="choi2017.pt from import-paper-weights")
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--bn-mode", choices=["batch", "dataset", "reference"], default="batch")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--chunk-size", type=int, default=16, help="clips in memory at once")
+    p.add_argument("--threads", type=int, default=1)
+
+    p = add("choi2017-stats", cmd_choi2017_stats, "frozen choi2017 statistics of audio files")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output .json")
+    p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
+    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
 
     p = add("evaluate", cmd_evaluate, "SVM grid search for one (task, extractor, combo) cell")
     p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")

@@ -14,8 +14,11 @@ Feature files are ``.npz`` archives with
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,8 +31,21 @@ from musictransfer.constants import (
     N_MFCC,
     SAMPLE_RATE,
 )
-from musictransfer.errors import ManifestError
+from musictransfer.errors import AudioError, ManifestError
 from musictransfer.files import write_npz
+
+if TYPE_CHECKING:
+    import torch
+
+    from musictransfer.model import ConvNet
+
+CALIBRATION_CLIPS = 256
+"""Clips whose statistics a ``bn_statistics: calibrate`` model's BatchNorm layers take:
+the first ones of the dataset, like the authors' first prediction batch of 256 clips."""
+
+CALIBRATION_BATCH = 16
+"""Batch size of the calibration pass, fixed so that the calibrated statistics do not
+depend on the extraction batch size chosen on the command line."""
 
 
 def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -81,6 +97,178 @@ def extract_mfcc(
         for i in tqdm(range(len(data)), desc="mfcc", disable=not progress)
     ]
     save_features(out, np.stack(rows), data.ids, extractor="mfcc")
+
+
+def calibrate_batchnorm(model: ConvNet, batches: Iterable[torch.Tensor]) -> ConvNet:
+    """Set every BatchNorm layer's statistics from data: the random convnet's normalisation.
+
+    Each batch goes through the network with BatchNorm in training mode (normalised by
+    its own statistics, as the authors' BatchNorm ``mode=2`` did at inference), and the
+    running statistics become the plain average over batches (``momentum=None``) of the
+    per-batch means and variances. The network is returned in eval mode, so every clip
+    is then normalised with these fixed statistics, whatever batch it comes in.
+
+    Parameters
+    ----------
+    model
+        The network; its BatchNorm statistics are replaced in place.
+    batches
+        Waveform batches ``(batch, samples)`` on the model's device.
+    """
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    model.eval()
+    n = 0
+    try:
+        for bn in norms:
+            bn.reset_running_stats()
+            bn.momentum = None
+            bn.train()
+        with torch.no_grad():
+            for batch in batches:
+                model.block_outputs(batch)
+                n += len(batch)
+    finally:
+        for bn, momentum in zip(norms, momenta, strict=True):
+            bn.momentum = momentum
+        model.eval()
+    if n == 0:
+        raise ValueError("no clips to calibrate BatchNorm on")
+    return model
+
+
+def _device() -> torch.device:
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _batches(
+    load: Callable[[int], np.ndarray], n: int, batch_size: int, device: torch.device
+) -> Iterator[torch.Tensor]:
+    """Batches of ``load(i)`` for ``i < n``, stacked, as float32 tensors on ``device``."""
+    import torch
+
+    for start in range(0, n, batch_size):
+        rows = [load(i) for i in range(start, min(n, start + batch_size))]
+        yield torch.from_numpy(np.stack(rows).astype(np.float32, copy=False)).to(device)
+
+
+def _convnet_features(
+    model_path: str | os.PathLike[str],
+    load: Callable[[int], np.ndarray],
+    n: int,
+    batch_size: int,
+    progress: bool,
+) -> np.ndarray:
+    """``(n, 160)`` features of clips ``load(0..n-1)`` with a saved model."""
+    import torch
+    from tqdm import tqdm
+
+    from musictransfer.training import BN_CALIBRATE, build_model, read_model_file
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    payload = read_model_file(model_path)
+    device = _device()
+    model = build_model(payload).to(device).eval()
+    if payload["bn_statistics"] == BN_CALIBRATE:
+        calibrate_batchnorm(
+            model, _batches(load, min(n, CALIBRATION_CLIPS), CALIBRATION_BATCH, device)
+        )
+    rows = []
+    with torch.inference_mode():
+        bar = tqdm(
+            total=n,
+            desc=f"features {Path(model_path).stem}",
+            disable=not progress,
+            # In a log file (no terminal) one line every 30 s rather than a stream.
+            mininterval=0.1 if sys.stderr.isatty() else 30.0,
+        )
+        for batch in _batches(load, n, batch_size, device):
+            rows.append(model.layer_features(batch).float().cpu().numpy())
+            bar.update(len(batch))
+        bar.close()
+    return np.concatenate(rows).astype(np.float32)
+
+
+def extract_convnet(
+    model_path: str | os.PathLike[str],
+    dataset_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    batch_size: int = 16,
+    threads: int = 1,
+    progress: bool = True,
+) -> None:
+    """The convnet feature (160 values) of every clip of a prepared dataset.
+
+    Runs in eval mode under ``torch.inference_mode`` on the GPU when there is one, in
+    float32 (extraction is cheap next to training, and exact features are worth more).
+    A random convnet (``bn_statistics: calibrate``) first has its BatchNorm statistics
+    set from the dataset's first clips (:func:`calibrate_batchnorm`).
+
+    Parameters
+    ----------
+    model_path
+        A model file; its stem names the extractor in the output ('random', ...).
+    dataset_dir
+        A prepared store.
+    out
+        The feature file (``.npz``), written atomically.
+    batch_size
+        Clips per forward pass (about 30 MB of activations per clip on the CPU).
+    threads
+        CPU threads for PyTorch.
+    progress
+        Show a progress bar.
+    """
+    import torch
+
+    from musictransfer.datasets.store import PreparedDataset
+
+    torch.set_num_threads(max(1, int(threads)))
+    data = PreparedDataset(dataset_dir)
+    features = _convnet_features(model_path, data.convnet_input, len(data), batch_size, progress)
+    save_features(out, features, data.ids, extractor=Path(model_path).stem)
+
+
+def extract_files(
+    model_path: str | os.PathLike[str],
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    batch_size: int = 8,
+    progress: bool = True,
+) -> None:
+    """The convnet feature of arbitrary audio files (the user-facing ``extract`` command).
+
+    Each file is decoded like the datasets (first 29 s, mono, 12 kHz) and tiled to the
+    network's input; files are read batch by batch, so a long list needs little memory.
+    The ids stored in the output are the paths as given.
+
+    Raises
+    ------
+    AudioError
+        Naming the file that could not be read.
+    """
+    from musictransfer.audio import load_audio, tile_to_length
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise AudioError("no audio files given", "pass at least one audio file")
+
+    def load(i: int) -> np.ndarray:
+        try:
+            return tile_to_length(load_audio(paths[i]))
+        except AudioError as exc:
+            raise AudioError(
+                f"cannot extract features of {paths[i]}: {exc.message}", exc.hint
+            ) from exc
+
+    features = _convnet_features(model_path, load, len(paths), batch_size, progress)
+    save_features(out, features, [str(p) for p in paths], extractor=Path(model_path).stem)
 
 
 def save_features(
@@ -145,8 +333,13 @@ def select_combo(combo: str, convnet: np.ndarray | None, mfcc: np.ndarray | None
 
 
 __all__ = [
+    "CALIBRATION_BATCH",
+    "CALIBRATION_CLIPS",
     "FEATURE_DIM",
     "MFCC_DIM",
+    "calibrate_batchnorm",
+    "extract_convnet",
+    "extract_files",
     "extract_mfcc",
     "layer_columns",
     "load_features",

@@ -16,5 +16,5 @@ rule prepare_audio:
         mem_mb=2000,
         runtime=60,
     shell:
-        "{MT} prepare {input} --out-dir $(dirname {output.manifest}) "
+        "python -m musictransfer prepare {input} --out-dir $(dirname {output.manifest}) "
         "--threads {threads} > {log} 2>&1"

@@ -7,17 +7,20 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
-
 # Every output of this run lives below R = results/<experiment>.
 R = str(EXP.root)
 SRC = str(Path(workflow.basedir) / "src")
 
-# Jobs run the workflow's own package: src/ on PYTHONPATH (set inline, because Snakemake
-# removes PYTHONPATH from conda jobs' environment) and the Python that runs Snakemake
-# first on PATH, unless a conda env (activated inside the job) provides its own.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-MT = f"PYTHONPATH={shlex.quote(SRC)} python -m musictransfer"
+# Jobs run the workflow's own package, `python -m musictransfer <command>`: src/ goes on
+# PYTHONPATH by a shell prefix (inside the job's script, because Snakemake removes
+# PYTHONPATH from conda jobs' environment; a prefix rather than a rule parameter, so
+# that moving the checkout does not re-trigger every job), and the Python that runs
+# Snakemake comes first on PATH, unless a conda env (activated in the job) has its own.
+os.environ.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+)
+# (A prefix replaces Snakemake's default "set -euo pipefail; ", so it is kept here.)
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; ")
 
 
 wildcard_constraints:
@@ -33,14 +36,50 @@ def demo_datasets():
     return list(EXP.settings.get("demo", {}).get("n_clips", {}))
 
 
+# Real datasets are downloaded once for all experiments, below `data` (default data/).
+DATA = str(config.get("data") or "data")
+
+
+def real_datasets():
+    """Real datasets of this experiment: name -> settings (data_dir, paper_order)."""
+    return {
+        name: (opts or {})
+        for name, opts in (EXP.settings.get("datasets") or {}).items()
+    }
+
+
 def raw_manifest(wildcards):
     """The manifest of a dataset's raw audio, by where the dataset comes from."""
     if wildcards.dataset in demo_datasets():
         return f"{R}/raw/{wildcards.dataset}/manifest.csv"
+    if wildcards.dataset in real_datasets():
+        return f"{R}/manifests/{wildcards.dataset}.csv"
     raise ValueError(
         f"dataset {wildcards.dataset!r} of experiment {EXP.name!r} has no source: "
-        "add it to the experiment's 'demo.n_clips'"
+        "add it to the experiment's 'demo.n_clips' or 'datasets'"
     )
+
+
+def download_args(wildcards):
+    """--data-dir / --mirror options of the download step (a copy on disk wins)."""
+    opts = real_datasets().get(wildcards.dataset, {})
+    args = []
+    if opts.get("data_dir"):
+        args.append(f"--data-dir {shlex.quote(str(opts['data_dir']))}")
+    if config.get("mirror"):
+        args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
+    return " ".join(args)
+
+
+def manifest_args(wildcards):
+    """--paper-order (default on) and --mirror options of the manifest step."""
+    opts = real_datasets().get(wildcards.dataset, {})
+    args = []
+    if opts.get("paper_order", True):
+        args.append("--paper-order")
+        if config.get("mirror"):
+            args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
+    return " ".join(args)
 
 
 def released_features():
@@ -107,6 +146,8 @@ def skipped_cells():
     """Cells that cannot be run, with why: MFCC ones of datasets without released MFCC."""
     if not released_features():
         return []
+    from musictransfer.datasets.paper import released_dataset
+
     return [
         f"{t}/{e}/{c} (no released MFCC file for {EXP.tasks[t].dataset})"
         for t, e, c in EXP.cells()
@@ -167,7 +208,9 @@ def final_targets():
     ]
 
 
-# --- the authors' released files (workflow/rules/paper.smk) ---
+# --- The authors' released files (workflow/rules/paper.smk) ---------------------------
+
+from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
 
 
 def released_file(path):

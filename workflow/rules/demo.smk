@@ -15,5 +15,5 @@ rule generate_demo:
         mem_mb=2000,
         runtime=20,
     shell:
-        "{MT} generate-demo {wildcards.dataset} --out-dir $(dirname {output.manifest}) "
+        "python -m musictransfer generate-demo {wildcards.dataset} --out-dir $(dirname {output.manifest}) "
         "--n-clips {params.n_clips} --seed {params.seed} > {log} 2>&1"

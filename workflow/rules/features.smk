@@ -17,7 +17,7 @@ rule extract_convnet:
         mem_mb=4000,
         runtime=120,
     shell:
-        "{MT} extract-convnet {input.model} $(dirname {input.manifest}) -o {output} "
+        "python -m musictransfer extract-convnet {input.model} $(dirname {input.manifest}) -o {output} "
         "--threads {threads} > {log} 2>&1"
 
 
@@ -38,4 +38,4 @@ rule extract_mfcc:
         mem_mb=2000,
         runtime=60,
     shell:
-        "{MT} extract-mfcc $(dirname {input.manifest}) -o {output} > {log} 2>&1"
+        "python -m musictransfer extract-mfcc $(dirname {input.manifest}) -o {output} > {log} 2>&1"

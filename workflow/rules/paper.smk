@@ -21,20 +21,20 @@ rule download_paper_features:
         file=r"[A-Za-z0-9_]+\.(csv|npy|hdf5)",
     retries: 1
     conda:
-        "../../envs/features.yaml"
+        "../../envs/audio.yaml"
     resources:
         mem_mb=500,
         runtime=30,
     params:
         mirror=mirror_option(),
     shell:
-        "{MT} fetch-paper-file {wildcards.kind}/{wildcards.file} -o {output} "
+        "python -m musictransfer fetch-paper-file {wildcards.kind}/{wildcards.file} -o {output} "
         "{params.mirror} > {log} 2>&1"
 
 
 if released_features():
 
-    ruleorder: import_paper_features > extract_convnet
+    ruleorder: import_paper_features > extract_convnet_choi2017 > extract_convnet
     ruleorder: import_paper_mfcc > extract_mfcc
 
     rule import_paper_features:
@@ -56,7 +56,7 @@ if released_features():
             mem_mb=1000,
             runtime=10,
         shell:
-            "{MT} import-paper-features {wildcards.dataset} --csv {input.csv} "
+            "python -m musictransfer import-paper-features {wildcards.dataset} --csv {input.csv} "
             "--layers {input.layers} --features-out {output.features} "
             "--manifest-out {output.manifest} > {log} 2>&1"
 
@@ -78,5 +78,5 @@ if released_features():
             mem_mb=1000,
             runtime=10,
         shell:
-            "{MT} import-paper-features {wildcards.dataset} --csv {input.csv} "
+            "python -m musictransfer import-paper-features {wildcards.dataset} --csv {input.csv} "
             "--mfcc {input.mfcc} --mfcc-out {output} > {log} 2>&1"

@@ -18,7 +18,7 @@ rule aggregate:
         mem_mb=1000,
         runtime=10,
     shell:
-        "{MT} aggregate {input} -o {output} > {log} 2>&1"
+        "python -m musictransfer aggregate {input} -o {output} > {log} 2>&1"
 
 
 rule plot:
@@ -50,7 +50,7 @@ rule plot:
         tasks=" ".join(selected_tasks()),
         references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
     shell:
-        "{MT} plot {input} --out-dir $(dirname {output.summary}) --tasks {params.tasks} "
+        "python -m musictransfer plot {input} --out-dir $(dirname {output.summary}) --tasks {params.tasks} "
         "--references {params.references} > {log} 2>&1"
 
 
@@ -76,6 +76,6 @@ rule write_report:
         references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
         extra=lambda w: shlex.quote(json.dumps(report_extra(), sort_keys=True)),
     shell:
-        "{MT} report {input.scores} --figures-dir $(dirname {input.summary}) "
+        "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
         "-o {output} --experiment {params.experiment} --tasks {params.tasks} "
         "--references {params.references} --extra {params.extra} > {log} 2>&1"

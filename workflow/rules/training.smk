@@ -14,13 +14,16 @@ rule train_tagger:
     benchmark:
         f"{R}/benchmarks/train_tagger/{{source}}.tsv"
     threads: 2
+    # A run cut off (time limit, pre-emption, node failure) is retried; training
+    # resumes from the last checkpoint in params.checkpoints (not a declared output).
+    retries: 2
     conda:
         "../../envs/training.yaml"
     resources:
         mem_mb=8000,
         runtime=600,
     shell:
-        "{MT} train $(dirname {input.manifest}) --out {output.model} "
+        "python -m musictransfer train $(dirname {input.manifest}) --out {output.model} "
         "--metrics {output.metrics} --settings '{params.settings}' "
         "--checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
 
@@ -41,4 +44,4 @@ rule random_convnet:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{MT} random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"
+        "python -m musictransfer random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"

@@ -332,7 +332,6 @@ def _registry_path(source: Path) -> str:
 def _download(path: str, out: Path, expected: str, base_url: str, retries: int) -> Path:
     """Download with pooch into ``out``'s directory (temporary file, verified, moved)."""
     import pooch
-    import requests
 
     url = url_of(path, base_url)
     fetcher = pooch.create(
@@ -351,7 +350,7 @@ def _download(path: str, out: Path, expected: str, base_url: str, retries: int) 
             "the server sent a different file; nothing was kept. Check the URL or use a "
             "verified local copy (config key 'mirror')",
         ) from exc
-    except (requests.exceptions.RequestException, OSError) as exc:
+    except OSError as exc:  # requests' RequestException is an OSError
         raise DownloadError(
             f"could not download {path} from {url}: {exc}",
             "set the config key 'mirror' to a directory holding a copy (layout data_csv/, "

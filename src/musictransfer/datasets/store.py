@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +77,8 @@ def prepare_audio(
     raw = out_dir / f".{AUDIO_FILE}.raw"
     try:
         with atomic_path(out_dir / AUDIO_FILE) as tmp_npy:
-            with raw.open("wb") as sink, ThreadPoolExecutor(max(1, threads)) as pool:
-                signals = pool.map(lambda p: load_audio(p, sr=sr, duration=duration), paths)
+            with raw.open("wb") as sink:
+                signals = _decode_in_order(paths, sr, duration, threads)
                 for signal in tqdm(signals, total=len(paths), desc="prepare", disable=not progress):
                     pcm = np.clip(np.round(signal * INT16_SCALE), -32768, 32767).astype("<i2")
                     sink.write(pcm.tobytes())
@@ -92,6 +94,26 @@ def prepare_audio(
     finally:
         raw.unlink(missing_ok=True)
     return out_dir / MANIFEST_FILE
+
+
+def _decode_in_order(
+    paths: list[Path], sr: int, duration: float | None, threads: int
+) -> Iterator[np.ndarray]:
+    """Decode files in parallel, yielding them in order with a bounded read-ahead.
+
+    ``Executor.map`` would submit every file at once, so decoded clips could pile up in
+    memory whenever decoding outruns writing; keeping at most ``2 * threads`` files in
+    flight bounds memory by the clip length, whatever the dataset's size.
+    """
+    window = 2 * max(1, threads)
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        pending: deque[Future[np.ndarray]] = deque()
+        for path in paths:
+            pending.append(pool.submit(load_audio, path, sr=sr, duration=duration))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _raw_to_npy(raw: Path, npy: Path, n: int) -> None:

@@ -1,0 +1,114 @@
+"""Plain GridSearchCV vs our fast grid search on the authors' released features.
+
+Runs both on the same (task, combination) cells in one process and prints, per cell,
+the wall time of each, their ratio, the two best scores and the largest difference of
+any fold score of the best setting. Not a test: timings depend on the machine and its
+load. Example (from the repository root)::
+
+    PYTHONPATH=src python benchmarks/bench_grid.py --tasks gtzan_genre emotion_arousal \\
+        --combos 12345 --threads 2
+    PYTHONPATH=src python benchmarks/bench_grid.py --all-combos --no-reference
+
+``--no-reference`` times only ours (the plain search takes ~40 min per feature set
+across the seven tasks on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musictransfer.config import load_config, resolve_experiment
+from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
+from musictransfer.evaluation import evaluate_cell
+from musictransfer.features import select_combo
+
+REPO = Path(__file__).resolve().parents[1]
+
+# --- Private loader of the authors' released features ---------------------------------
+# TODO: replace with musictransfer.datasets.paper (issue 4) once it is merged. The
+# released CSVs name some columns differently from our manifests.
+CSV_COLUMNS = {"arousal": "label_arousal", "valence": "label_valence", "split": "category"}
+
+
+def load_paper_cell(
+    paper: Path, dataset: str, combo: str, target: str, column: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Features of one combination, target and split column from the released files."""
+    feats = paper / "data_feats"
+    convnet = np.hstack([np.load(feats / f"{dataset}_layer_{k}.npy") for k in range(5)])
+    mfcc_path = feats / f"{dataset}_mfcc.npy"
+    mfcc = np.load(mfcc_path) if mfcc_path.exists() else None
+    table = pd.read_csv(paper / "data_csv" / f"{dataset}.csv")
+    y = table[CSV_COLUMNS.get(target, target)].to_numpy()
+    groups = table[CSV_COLUMNS.get(column, column)].to_numpy() if column else None
+    return select_combo(combo, convnet, mfcc), y, groups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paper", type=Path, default=REPO.parent / "shared" / "paper")
+    parser.add_argument("--tasks", nargs="*", help="paper tasks (default: all seven)")
+    parser.add_argument("--combos", nargs="*", default=["12345"])
+    parser.add_argument("--all-combos", action="store_true", help="the 33 feature sets")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-reference", action="store_true", help="time only ours")
+    parser.add_argument("--linear-solver", default="auto", choices=["auto", "libsvm", "ipm"])
+    args = parser.parse_args()
+
+    tasks = resolve_experiment(load_config(REPO / "config.yaml"), "paper_audio").tasks
+    names = args.tasks or list(tasks)
+    combos = list(ALL_COMBOS) + list(MFCC_COMBOS) if args.all_combos else args.combos
+    print("task,combo,n_clips,fast_s,reference_s,ratio,fast_score,reference_score,"
+          "max_fold_diff,n_ipm_fits,best", flush=True)  # fmt: skip
+    total_fast = total_ref = 0.0
+    for name in names:
+        spec = tasks[name]
+        for combo in combos:
+            try:
+                X, y, groups = load_paper_cell(
+                    args.paper, spec.dataset, combo, spec.target, spec.cv.column
+                )
+            except (FileNotFoundError, ValueError) as err:
+                print(f"# {name} {combo}: skipped ({err})", flush=True)
+                continue
+            if spec.type == "classification":
+                y = y.astype(str)
+            else:
+                y = y.astype(np.float64)
+            start = time.perf_counter()
+            fast = evaluate_cell(
+                X, y, spec, "choi2017", combo, groups, n_jobs=args.threads,
+                linear_solver=args.linear_solver,
+            )  # fmt: skip
+            t_fast = time.perf_counter() - start
+            total_fast += t_fast
+            t_ref = ref_score = diff = ratio = float("nan")
+            if not args.no_reference:
+                start = time.perf_counter()
+                ref = evaluate_cell(
+                    X, y, spec, "choi2017", combo, groups, n_jobs=args.threads,
+                    method="reference",
+                )  # fmt: skip
+                t_ref = time.perf_counter() - start
+                total_ref += t_ref
+                ref_score = ref.score
+                diff = float(np.max(np.abs(np.subtract(ref.fold_scores, fast.fold_scores))))
+                ratio = t_ref / t_fast
+            best = fast.best_params
+            print(
+                f"{name},{combo},{len(y)},{t_fast:.1f},{t_ref:.1f},{ratio:.1f},"
+                f"{fast.score:.6f},{ref_score:.6f},{diff:.2e},{fast.extra['n_ipm_fits']},"
+                f"{'scaled' if best['scale'] else 'raw'}/{best['kernel']}/C={best['C']}"
+                f"/gamma={best['gamma']}",
+                flush=True,
+            )
+    print(f"# total fast {total_fast:.1f} s, reference {total_ref:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

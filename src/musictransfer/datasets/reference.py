@@ -1,0 +1,126 @@
+"""The authors' metadata tables: which clips the paper used, with which labels, in which order.
+
+The authors published one CSV per target dataset (``data_csv/<name>.csv`` in
+keunwoochoi/transfer_learning_music). Their row order is the order of the released
+feature files and came from ``os.listdir`` on their machine, which no directory walk can
+reproduce; so a manifest built from a dataset's own files is put into the authors' order
+with :func:`order_like_reference`, which also checks that the two agree on the clip set
+and on every label, fold and split.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musictransfer.errors import DownloadError, ManifestError
+
+PAPER_REPO = "keunwoochoi/transfer_learning_music"
+PAPER_COMMIT = "e1f83c389ff32ce48551f916414ae869cbe7f6e6"
+PAPER_CSV_URL = f"https://raw.githubusercontent.com/{PAPER_REPO}/{PAPER_COMMIT}/data_csv/{{name}}"
+
+PAPER_CSV_SHA256: dict[str, str] = {
+    "ballroom_extended.csv": "a8961f6db281afa34e73d18926ef7e2feb5aea36fb394975ff930f17ed810b5c",
+    "emoMusic.csv": "c14b73403377b666a50bb849b557078b81df271cc091f6dc357a78773978aa16",
+    "gtzan_genre.csv": "fe4f54451f5b2f1341b396bdd34986420d53229feff881b0dec2e82e6e3f7314",
+    "gtzan_speechmusic.csv": "2fced0e24eeff2607552c369e1b0c991963c73ff1fff6bd382431e822a7c0c83",
+    "jamendo_vd.csv": "4ae120135e1a20b95a4a2b19760174e2f53987e9ece1aa3faec0c8e4527e81d5",
+    "urbansound.csv": "c76f78eeb25984444b001e9df438573fc7aa564e1d6e852ecb8febf68da0ff6b",
+}
+"""SHA-256 of each table at :data:`PAPER_COMMIT` (computed from the files at that commit)."""
+
+# Reference column -> manifest column, compared exactly (as strings) or approximately.
+_EXACT = {"label": "label", "category": "split", "fold": "fold"}
+_APPROX = {"label_arousal": "arousal", "label_valence": "valence"}
+
+
+def reference_path(
+    csv_name: str, mirror: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str]
+) -> Path:
+    """A local copy of one of the authors' tables, from the mirror or downloaded.
+
+    Parameters
+    ----------
+    csv_name
+        File name in the authors' ``data_csv`` folder (e.g. 'gtzan_genre.csv').
+    mirror
+        A directory with ``data_csv/<csv_name>`` (or ``<csv_name>``) in it, or None.
+    cache_dir
+        Where a downloaded copy is kept.
+    """
+    from musictransfer.datasets.download import fetch_file, verify_checksum
+
+    known = f"sha256:{PAPER_CSV_SHA256[csv_name]}" if csv_name in PAPER_CSV_SHA256 else None
+    if mirror:
+        for candidate in (Path(mirror) / "data_csv" / csv_name, Path(mirror) / csv_name):
+            if candidate.is_file():
+                verify_checksum(candidate, known, what=f"mirror copy of {csv_name}")
+                return candidate
+    return fetch_file(PAPER_CSV_URL.format(name=csv_name), (), csv_name, known, Path(cache_dir))
+
+
+def read_reference(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read an authors' table (first column is a row index; ids kept as strings)."""
+    frame = pd.read_csv(path, index_col=0, dtype={"id": str}, keep_default_na=False)
+    if "filepath" not in frame.columns:
+        raise ManifestError(f"{path} has no 'filepath' column", "is it one of the authors' CSVs?")
+    return frame.reset_index(drop=True)
+
+
+def order_like_reference(
+    manifest: pd.DataFrame, reference: pd.DataFrame, source: object = "reference"
+) -> pd.DataFrame:
+    """Reorder ``manifest`` to the reference's rows, checking clips and labels agree.
+
+    Rows are matched on ``filepath`` (the authors' relative path).
+
+    Raises
+    ------
+    ManifestError
+        If a clip is in one table only, or a label, fold, split or regression target
+        differs; the message names the first offending clips.
+    """
+    ours = manifest.set_index("filepath", drop=False)
+    theirs = reference["filepath"].tolist()
+    missing = [p for p in theirs if p not in ours.index]
+    extra = sorted(set(ours.index) - set(theirs))
+    if missing or extra:
+        raise ManifestError(
+            f"the clips found differ from {source}: {len(missing)} of its clips are missing "
+            f"(e.g. {missing[:3]}), {len(extra)} are not in it (e.g. {extra[:3]})",
+            "check that the dataset copy is complete and is the version the paper used",
+        )
+    ordered = ours.loc[theirs].reset_index(drop=True)
+    for ref_col, col in _EXACT.items():
+        if ref_col in reference.columns and col in ordered.columns:
+            a = reference[ref_col].astype(str).to_numpy()
+            b = ordered[col].astype(str).to_numpy()
+            _report(a != b, ref_col, ordered, source)
+    for ref_col, col in _APPROX.items():
+        if ref_col in reference.columns and col in ordered.columns:
+            a = reference[ref_col].to_numpy(float)
+            b = ordered[col].to_numpy(float)
+            _report(~np.isclose(a, b, rtol=0, atol=1e-6), ref_col, ordered, source)
+    return ordered
+
+
+def _report(bad: np.ndarray, column: str, ordered: pd.DataFrame, source: object) -> None:
+    if bad.any():
+        ids = ordered.loc[bad, "id"].tolist()
+        raise ManifestError(
+            f"{int(bad.sum())} clips disagree with {source} on {column!r} (e.g. {ids[:3]})",
+            "the dataset's annotations differ from the version the paper used",
+        )
+
+
+def checked_reference(path: Path) -> Path:
+    """Fail early with a clear message when a given reference table does not exist."""
+    if not path.is_file():
+        raise DownloadError(
+            f"authors' table {path} not found",
+            "set `mirror` to a directory holding data_csv/, or let the workflow download it",
+        )
+    return path

@@ -1,0 +1,763 @@
+"""Training the tagging convnet (the source task), the random convnet, and model files.
+
+The tagger is trained with PyTorch Lightning on a prepared tagging source: a prepared
+store (:class:`~musictransfer.datasets.store.PreparedDataset`) whose manifest has a
+``tags`` column (tags separated by ';') and a ``split`` column (train / valid / test).
+The targets are multi-hot vectors over the tags seen in the training split, sorted; the
+loss is binary cross-entropy on the logits and the optimiser Adam, as in the paper. The
+model kept is the checkpoint of the best validation macro AUC-ROC, the paper's metric.
+
+Model files (``.pt``) are one format for every network of the project, trained or not:
+a dictionary with the ConvNet's ``state_dict``, the tag vocabulary, the hyper-parameters
+needed to rebuild the network, how its BatchNorm layers get their statistics at
+inference, and a format version. :func:`load_model` rebuilds the network from it.
+
+Snakemake and SLURM
+-------------------
+The ``train_tagger`` rule runs this as one job of one task. Lightning believes it was
+launched by ``srun`` whenever ``SLURM_NTASKS`` is set, and would then install its
+SIGUSR1 auto-requeue handler; the Trainer is therefore given a plain
+:class:`~lightning.fabric.plugins.environments.LightningEnvironment`, which switches off
+SLURM detection and requeueing (Snakemake's own retries do that job). A retried job
+resumes from ``last.ckpt`` in the checkpoint directory, which is deliberately not a
+declared output (Snakemake would delete it before the retry).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from musictransfer.constants import MSD_TAGS, N_CHANNELS, POOL_SIZES
+from musictransfer.datasets.manifest import TAG_SEPARATOR, require_columns
+from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
+from musictransfer.files import atomic_path, write_json
+from musictransfer.model import ConvNet, init_he_normal
+
+MODEL_FORMAT_VERSION = 1
+"""Version of the model-file dictionary; bump it when its keys change meaning."""
+
+BN_RUNNING = "running"
+"""BatchNorm uses the running statistics stored in the file (trained networks)."""
+
+BN_CALIBRATE = "calibrate"
+"""BatchNorm statistics are measured on the data being extracted (the random convnet).
+
+See :func:`save_random_convnet` for why, and
+:func:`musictransfer.features.calibrate_batchnorm` for how."""
+
+SPLITS = ("train", "valid", "test")
+LAST_CHECKPOINT = "last.ckpt"
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The experiment's ``training:`` block, with the defaults of config.yaml's demo.
+
+    Attributes
+    ----------
+    seed
+        Seeds weights, shuffling and dropout (``lightning.seed_everything``).
+    max_epochs
+        Upper bound on the epochs run.
+    batch_size
+        Clips per training step.
+    learning_rate
+        Adam's step size (the paper uses Adam; Keras' default rate is 0.001).
+    early_stopping_patience
+        Epochs without a better validation AUC before training stops.
+    dropout
+        Dropout before the dense layer (0 disables it).
+    """
+
+    seed: int = 0
+    max_epochs: int = 12
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    early_stopping_patience: int = 4
+    dropout: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, settings: dict[str, Any] | None) -> TrainingSettings:
+        """Settings from the config's ``training`` mapping; unknown keys are an error.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown key or a value of the wrong type or range.
+        """
+        settings = dict(settings or {})
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown training setting(s) {', '.join(unknown)}",
+                f"the training block accepts {', '.join(known)}",
+            )
+        values: dict[str, Any] = {}
+        for name, value in settings.items():
+            kind = float if name in ("learning_rate", "dropout") else int
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"training.{name} must be a number, got {value!r}")
+            if kind is int and int(value) != value:
+                raise ConfigError(f"training.{name} must be an integer, got {value!r}")
+            values[name] = kind(value)
+        out = cls(**values)
+        out._check()
+        return out
+
+    def _check(self) -> None:
+        if self.max_epochs < 1 or self.batch_size < 1 or self.early_stopping_patience < 1:
+            raise ConfigError(
+                "training.max_epochs, batch_size and early_stopping_patience must be >= 1"
+            )
+        if not self.learning_rate > 0:
+            raise ConfigError(f"training.learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"training.dropout must be in [0, 1), got {self.dropout}")
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def tag_vocabulary(tags: list[str]) -> list[str]:
+    """Sorted unique tags of ';'-separated tag strings (empty strings and blanks ignored)."""
+    return sorted({t.strip() for row in tags for t in str(row).split(TAG_SEPARATOR) if t.strip()})
+
+
+def multi_hot(tags: list[str], vocabulary: list[str]) -> np.ndarray:
+    """``(n, len(vocabulary))`` float32 0/1 targets; tags outside the vocabulary are dropped."""
+    index = {t: i for i, t in enumerate(vocabulary)}
+    out = np.zeros((len(tags), len(vocabulary)), dtype=np.float32)
+    for row, text in enumerate(tags):
+        for tag in str(text).split(TAG_SEPARATOR):
+            if tag.strip() in index:
+                out[row, index[tag.strip()]] = 1.0
+    return out
+
+
+class TaggingClips(torch.utils.data.Dataset):
+    """Clips of a prepared store with their multi-hot targets.
+
+    The store's memory map is opened lazily in each process (and dropped when pickled),
+    so data-loader workers each read the file themselves instead of receiving a copy.
+
+    Parameters
+    ----------
+    root
+        The prepared store's directory.
+    indices
+        Rows of the store that belong to this split.
+    targets
+        ``(len(indices), n_tags)`` multi-hot targets.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], indices: np.ndarray, targets: np.ndarray):
+        self.root = Path(root)
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.targets = np.asarray(targets, dtype=np.float32)
+        self._data: Any = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> tuple[Tensor, Tensor]:
+        if self._data is None:
+            from musictransfer.datasets.store import PreparedDataset
+
+            self._data = PreparedDataset(self.root)
+        signal = self._data.convnet_input(int(self.indices[item]))
+        return torch.from_numpy(np.ascontiguousarray(signal)), torch.from_numpy(self.targets[item])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_data"] = None
+        return state
+
+
+def num_workers_for(threads: int) -> int:
+    """Data-loader workers for a job of ``threads`` cores: one core stays for the model."""
+    return max(0, int(threads) - 1)
+
+
+class TaggingDataModule(pl.LightningDataModule):
+    """Train / valid / test loaders over a prepared tagging source.
+
+    Parameters
+    ----------
+    dataset_dir
+        The prepared store (``manifest.csv`` with ``tags`` and ``split`` columns).
+    batch_size
+        Clips per batch (all three loaders).
+    num_workers
+        Loader processes; persistent between epochs when > 0, so that each epoch does
+        not pay for starting them again.
+    seed
+        Seeds the training loader's shuffling.
+    """
+
+    def __init__(
+        self, dataset_dir: str | os.PathLike[str], batch_size: int, num_workers: int, seed: int
+    ) -> None:
+        super().__init__()
+        from musictransfer.datasets.store import PreparedDataset
+
+        self.dataset_dir = Path(dataset_dir)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        manifest = PreparedDataset(self.dataset_dir).manifest
+        self.manifest_ids: list[str] = manifest["id"].astype(str).tolist()
+        where = self.dataset_dir / "manifest.csv"
+        require_columns(manifest, ("tags", "split"), where)
+        split = manifest["split"].astype(str).str.strip().str.lower().to_numpy()
+        bad = sorted(set(split) - set(SPLITS))
+        if bad:
+            raise ManifestError(
+                f"{where}: unknown split value(s) {', '.join(bad)}", "use train, valid or test"
+            )
+        tags = manifest["tags"].astype(str).tolist()
+        self.vocabulary = tag_vocabulary(
+            [t for t, s in zip(tags, split, strict=True) if s == "train"]
+        )
+        if not self.vocabulary:
+            raise ManifestError(f"{where}: the train split has no tags", "check the tags column")
+        targets = multi_hot(tags, self.vocabulary)
+        self.splits: dict[str, TaggingClips] = {}
+        for name in SPLITS:
+            rows = np.flatnonzero(split == name)
+            self.splits[name] = TaggingClips(self.dataset_dir, rows, targets[rows])
+        for name in ("train", "valid"):
+            if len(self.splits[name]) == 0:
+                raise ManifestError(f"{where}: no clips in the {name} split")
+        if not bool(_scorable(self.splits["valid"].targets).any()):
+            raise ManifestError(
+                f"{where}: no tag has both positive and negative clips in the valid split, "
+                "so AUC-ROC cannot be computed",
+                "put more (and more varied) clips in the valid split",
+            )
+
+    def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return torch.utils.data.DataLoader(
+            self.splits[name],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        """Shuffled (seeded) training batches; the last, smaller batch is kept."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        """Validation batches in manifest order."""
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> torch.utils.data.DataLoader:
+        """Test batches in manifest order."""
+        return self._loader("test", shuffle=False)
+
+
+def _scorable(targets: Tensor | np.ndarray) -> Tensor:
+    """Tags whose AUC is defined on these targets: at least one positive and one negative."""
+    targets = torch.as_tensor(targets)
+    positives = targets.sum(dim=0)
+    return (positives > 0) & (positives < targets.shape[0])
+
+
+# --- the Lightning module --------------------------------------------------------------
+
+
+class TaggerModule(pl.LightningModule):
+    """The ConvNet trained as a multi-label tagger (BCE on logits, Adam, macro AUC).
+
+    The macro AUC averages only over tags that have positive and negative clips in the
+    evaluated split: torchmetrics scores a tag without positives as 0, which would drag
+    the mean down for reasons that have nothing to do with the model.
+
+    Parameters
+    ----------
+    tags
+        The tag vocabulary, in the order of the output units.
+    learning_rate
+        Adam's step size.
+    dropout
+        Dropout before the dense layer.
+    seed
+        Seed of the He-normal initial weights.
+    """
+
+    def __init__(
+        self, tags: list[str], learning_rate: float = 1e-3, dropout: float = 0.0, seed: int = 0
+    ) -> None:
+        super().__init__()
+        from torchmetrics.classification import MultilabelAUROC
+
+        self.save_hyperparameters()
+        self.tags = list(tags)
+        self.model = init_he_normal(ConvNet(n_tags=len(self.tags), dropout=dropout), seed)
+        self.loss = nn.BCEWithLogitsLoss()
+        self.val_auroc = MultilabelAUROC(num_labels=len(self.tags), average="none")
+        self.test_auroc = MultilabelAUROC(num_labels=len(self.tags), average="none")
+        self._targets: dict[str, list[Tensor]] = {"val": [], "test": []}
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """Tag logits of a batch of waveforms."""
+        return self.model(waveform)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step's loss."""
+        waveform, target = batch
+        loss = self.loss(self(waveform).float(), target)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(target))
+        return loss
+
+    def _eval_step(self, stage: str, batch: tuple[Tensor, Tensor]) -> None:
+        waveform, target = batch
+        logits = self(waveform).float()
+        self.log(f"{stage}_loss", self.loss(logits, target), batch_size=len(target))
+        metric = self.val_auroc if stage == "val" else self.test_auroc
+        metric.update(torch.sigmoid(logits), target.int())
+        self._targets[stage].append(target.detach().cpu())
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        metric = self.val_auroc if stage == "val" else self.test_auroc
+        if not self._targets[stage]:
+            return
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No (positive|negative) samples")
+            per_tag = metric.compute().float().cpu()
+        scorable = _scorable(torch.cat(self._targets[stage]))
+        auc = per_tag[scorable].mean() if scorable.any() else torch.tensor(float("nan"))
+        self.log(f"{stage}_auc", auc)
+        metric.reset()
+        self._targets[stage] = []
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Accumulate validation predictions."""
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_auc``, the macro AUC over the scorable tags."""
+        self._eval_epoch_end("val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Accumulate test predictions."""
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        """Log ``test_auc``."""
+        self._eval_epoch_end("test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam with the configured learning rate (Keras' other defaults)."""
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+
+
+class EpochPrinter(pl.Callback):
+    """One line per epoch on stdout, for log files where a progress bar would be noise."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._loss_sum = 0.0
+        self._n = 0
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        """Reset the epoch's clock and loss sum."""
+        self._start = time.perf_counter()
+        self._loss_sum, self._n = 0.0, 0
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Accumulate the training loss, weighted by the batch's clips."""
+        n = len(batch[1])
+        self._loss_sum += float(outputs["loss"]) * n
+        self._n += n
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        """Print the epoch's mean training loss and its validation loss and AUC."""
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        if self._n:
+            parts.append(f"train_loss {self._loss_sum / self._n:.4f}")
+        metrics = trainer.callback_metrics
+        for key in ("val_loss", "val_auc"):
+            if key in metrics:
+                parts.append(f"{key} {float(metrics[key]):.4f}")
+        parts.append(f"({time.perf_counter() - self._start:.1f} s)")
+        print("  ".join(parts), flush=True)
+
+
+# --- training --------------------------------------------------------------------------
+
+
+def _quiet_lightning_tips() -> None:
+    """Drop Lightning's advertising 'Tip' lines from the job's log (idempotent)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _NoTips) for f in log.filters):
+        log.addFilter(_NoTips())
+
+
+class _NoTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+def _run_fingerprint(cfg: TrainingSettings, data: TaggingDataModule) -> dict[str, Any]:
+    """What a checkpoint must share with this run to be resumed.
+
+    ``max_epochs`` and the patience are left out: raising them and resuming is a
+    legitimate way to train longer.
+    """
+    settings = asdict(cfg)
+    for key in ("max_epochs", "early_stopping_patience"):
+        settings.pop(key)
+    ids = data.manifest_ids
+    return {
+        "settings": settings,
+        "tags": data.vocabulary,
+        "clips": {name: [ids[i] for i in split.indices] for name, split in data.splits.items()},
+    }
+
+
+def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path | None:
+    """``last.ckpt`` if it belongs to this very run; otherwise clear stale checkpoints.
+
+    Snakemake reruns the training when its settings or data change, but the checkpoint
+    directory (not an output) survives: resuming from it would silently continue the old
+    run, so checkpoints of another configuration are deleted and training starts afresh.
+    """
+    record = checkpoint_dir / "run.json"
+    last = checkpoint_dir / LAST_CHECKPOINT
+    same = record.is_file() and json.loads(record.read_text()) == fingerprint
+    if last.is_file() and same:
+        print(f"resuming from {last}", flush=True)
+        return last
+    stale = sorted(checkpoint_dir.glob("*.ckpt"))
+    if stale:
+        print(f"checkpoints in {checkpoint_dir} are from another configuration: starting afresh")
+        for path in stale:
+            path.unlink()
+    write_json(record, fingerprint)
+    return None
+
+
+def _precision(accelerator: str) -> str:
+    """Mixed precision on CUDA (bf16 where supported), full precision elsewhere."""
+    if accelerator == "cuda":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def train_tagger(
+    dataset_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    settings: dict[str, Any] | None,
+    checkpoint_dir: str | os.PathLike[str],
+    threads: int = 1,
+    metrics_out: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Train the tagger and write the model file of its best validation checkpoint.
+
+    Parameters
+    ----------
+    dataset_dir
+        Prepared tagging source (manifest with ``tags`` and ``split``).
+    out
+        The model file (``.pt``), written atomically at the end.
+    settings
+        The experiment's ``training`` mapping (see :class:`TrainingSettings`).
+    checkpoint_dir
+        Lightning's checkpoints (``best-*.ckpt``, ``last.ckpt``) and CSV logs. If it
+        holds ``last.ckpt``, training resumes from it (a retried job continues).
+    threads
+        CPU threads for PyTorch; data loading uses ``threads - 1`` worker processes.
+    metrics_out
+        JSON file for the best validation AUC, its test AUC, epochs and wall time.
+
+    Returns
+    -------
+    dict
+        The metrics also written to ``metrics_out``.
+    """
+    from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    started = time.perf_counter()
+    _quiet_lightning_tips()
+    cfg = TrainingSettings.from_mapping(settings)
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+
+    data = TaggingDataModule(dataset_dir, cfg.batch_size, num_workers_for(threads), cfg.seed)
+    module = TaggerModule(data.vocabulary, cfg.learning_rate, cfg.dropout, cfg.seed)
+    accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best-{epoch:03d}",
+        monitor="val_auc",
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+    )
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        precision=_precision(accelerator),
+        max_epochs=cfg.max_epochs,
+        callbacks=[
+            best,
+            EarlyStopping(monitor="val_auc", mode="max", patience=cfg.early_stopping_patience),
+            EpochPrinter(),
+        ],
+        plugins=[LightningEnvironment()],
+        logger=CSVLogger(checkpoint_dir, name="logs"),
+        default_root_dir=checkpoint_dir,
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        # CPU kernels are deterministic anyway; on CUDA max-pool's backward has no
+        # deterministic kernel, so ask for determinism but only warn where impossible.
+        deterministic=True if accelerator == "cpu" else "warn",
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    resume = _resumable_checkpoint(checkpoint_dir, _run_fingerprint(cfg, data))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
+        # Lightning probes for SLURM on every fit/test call even with the plugin above.
+        warnings.filterwarnings("ignore", message="The `srun` command is available")
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+        trainer.fit(module, datamodule=data, ckpt_path=resume)
+        epochs = int(trainer.current_epoch)
+        best_path = best.best_model_path
+        if not best_path or not Path(best_path).is_file():
+            raise MusicTransferError(
+                f"training left no best checkpoint in {checkpoint_dir}",
+                "check the log; delete the checkpoint directory to start afresh",
+            )
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        test_auc = None
+        if len(data.splits["test"]):
+            results = trainer.test(module, datamodule=data, verbose=False)
+            test_auc = float(results[0]["test_auc"])
+    metrics = {
+        "best_val_auc": float(best.best_model_score),
+        "test_auc": test_auc,
+        "epochs_run": epochs,
+        "best_checkpoint": str(best_path),
+        "resumed_from": None if resume is None else str(resume),
+        "device": torch.cuda.get_device_name(0) if accelerator == "cuda" else "cpu",
+        "precision": _precision(accelerator),
+        "threads": threads,
+        "n_clips": {name: len(split) for name, split in data.splits.items()},
+        "n_tags": len(data.vocabulary),
+        "settings": asdict(cfg),
+        "wall_time_s": round(time.perf_counter() - started, 2),
+    }
+    save_model(
+        out,
+        module.model,
+        tags=data.vocabulary,
+        bn_statistics=BN_RUNNING,
+        dropout=cfg.dropout,
+        meta={
+            "trained_on": str(dataset_dir),
+            **{k: metrics[k] for k in ("best_val_auc", "test_auc", "epochs_run")},
+        },
+    )
+    if metrics_out is not None:
+        write_json(metrics_out, metrics)
+    print(
+        f"best val_auc {metrics['best_val_auc']:.4f}, test_auc "
+        f"{'n/a' if test_auc is None else f'{test_auc:.4f}'} after {epochs} epochs "
+        f"({metrics['wall_time_s']:.0f} s on {metrics['device']})",
+        flush=True,
+    )
+    return metrics
+
+
+# --- model files -----------------------------------------------------------------------
+
+
+def save_model(
+    out: str | os.PathLike[str],
+    model: ConvNet,
+    tags: list[str],
+    bn_statistics: str,
+    dropout: float = 0.0,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write a model file (atomically): weights, tags, hyper-parameters, format version.
+
+    Parameters
+    ----------
+    out
+        The ``.pt`` file.
+    model
+        The network; its ``state_dict`` is stored on the CPU.
+    tags
+        Names of the head's output units (empty for an untrained head).
+    bn_statistics
+        :data:`BN_RUNNING` or :data:`BN_CALIBRATE`.
+    dropout
+        The network's dropout (kept so that the rebuilt network is the same module).
+    meta
+        Free-form facts to keep with the weights (training source, scores, seed).
+    """
+    if bn_statistics not in (BN_RUNNING, BN_CALIBRATE):
+        raise ValueError(f"unknown bn_statistics {bn_statistics!r}")
+    payload = {
+        "format_version": MODEL_FORMAT_VERSION,
+        "architecture": "musictransfer.model.ConvNet",
+        "hparams": {
+            "n_tags": int(model.head.out_features),
+            "n_channels": int(model.head.in_features),
+            "pool_sizes": [list(b.pool.kernel_size) for b in model.blocks],
+            "dropout": float(dropout),
+        },
+        "tags": list(tags),
+        "bn_statistics": bn_statistics,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    with atomic_path(out) as tmp:
+        torch.save(payload, tmp)
+
+
+def save_random_convnet(out: str | os.PathLike[str], seed: int = 0) -> None:
+    """Save the paper's random convnet: He-normal weights from ``seed``, never trained.
+
+    BatchNorm: the authors' network (Keras 1, BatchNorm ``mode=2``) normalised every
+    layer with the statistics of the batch being processed, at inference too, so their
+    random convnet feature was computed with data statistics. An untrained PyTorch
+    BatchNorm holds running mean 0 and variance 1, i.e. it is the identity, and that
+    is *not* equivalent here: the input is in dB (values in [-80, 0]), so every
+    first-layer channel gets a large offset (the sum of its weights times the mean dB
+    level), ELU saturates the channels with a negative offset to a constant -1, and the
+    activations' scale grows layer after layer. On the recordings of ../shared/audio
+    this left 18 of the 160 feature dimensions constant across clips and values up to
+    ~90, while batch statistics left none constant and values of order 1.
+
+    The file therefore says ``bn_statistics: calibrate``: the extractor measures each
+    BatchNorm layer's statistics on the first clips of the dataset it extracts (up to
+    :data:`musictransfer.features.CALIBRATION_CLIPS`, in storage order, in batches of
+    :data:`musictransfer.features.CALIBRATION_BATCH`), the way the authors' first
+    prediction batch was normalised, and then uses those fixed statistics for every
+    clip. This keeps the spirit of the authors' batch normalisation while making a
+    clip's feature independent of which other clips share its batch.
+    """
+    model = init_he_normal(ConvNet(n_tags=len(MSD_TAGS)), seed)
+    save_model(out, model, tags=[], bn_statistics=BN_CALIBRATE, meta={"seed": int(seed)})
+
+
+def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The model-file dictionary, checked; a clear error for a missing or bad file.
+
+    Raises
+    ------
+    MusicTransferError
+        If the file is missing, unreadable, not a model file of this format, or of a
+        newer format version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MusicTransferError(
+            f"model file not found: {path}",
+            "train it (musictransfer train / random-convnet) or check the path",
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged archive
+        raise MusicTransferError(
+            f"cannot read model file {path}: {type(exc).__name__}: {exc}",
+            "the file is damaged or not a musictransfer model: delete it and make it again",
+        ) from exc
+    required = ("format_version", "hparams", "tags", "bn_statistics", "state_dict")
+    if not isinstance(payload, dict) or any(k not in payload for k in required):
+        raise MusicTransferError(
+            f"{path} is not a musictransfer model file",
+            "make it with musictransfer train or random-convnet",
+        )
+    if payload["format_version"] > MODEL_FORMAT_VERSION:
+        raise MusicTransferError(
+            f"{path} has model format {payload['format_version']}, this version of "
+            f"musictransfer reads up to {MODEL_FORMAT_VERSION}",
+            "upgrade musictransfer",
+        )
+    return payload
+
+
+def build_model(payload: dict[str, Any]) -> ConvNet:
+    """Rebuild the ConvNet described by a model-file dictionary, with its weights."""
+    h = payload["hparams"]
+    model = ConvNet(
+        n_tags=int(h["n_tags"]),
+        n_channels=int(h.get("n_channels", N_CHANNELS)),
+        pool_sizes=tuple(tuple(p) for p in h.get("pool_sizes", POOL_SIZES)),
+        dropout=float(h.get("dropout", 0.0)),
+    )
+    model.load_state_dict(payload["state_dict"])
+    return model
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> ConvNet:
+    """Load a model file as a ConvNet in eval mode on ``device``.
+
+    A model whose file says ``bn_statistics: calibrate`` (the random convnet) still
+    holds identity BatchNorm statistics here: :func:`musictransfer.features.extract_convnet`
+    calibrates them on the data; use :func:`read_model_file` to see which it is.
+
+    Raises
+    ------
+    MusicTransferError
+        If the file is missing, damaged or of an unknown format.
+    """
+    payload = read_model_file(path)
+    try:
+        model = build_model(payload)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise MusicTransferError(
+            f"model file {path} does not match the ConvNet: {exc}",
+            "make the file again with this version of musictransfer",
+        ) from exc
+    return model.to(device).eval()
+
+
+__all__ = [
+    "BN_CALIBRATE",
+    "BN_RUNNING",
+    "MODEL_FORMAT_VERSION",
+    "TaggerModule",
+    "TaggingDataModule",
+    "TrainingSettings",
+    "load_model",
+    "read_model_file",
+    "save_model",
+    "save_random_convnet",
+    "train_tagger",
+]

@@ -1,0 +1,128 @@
+"""Convnet feature extraction: prepared datasets, audio files, BatchNorm calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from musictransfer.audio import load_audio, tile_to_length
+from musictransfer.datasets.store import PreparedDataset, prepare_audio
+from musictransfer.errors import AudioError
+from musictransfer.features import (
+    CALIBRATION_BATCH,
+    calibrate_batchnorm,
+    extract_convnet,
+    extract_files,
+    load_features,
+)
+from musictransfer.model import ConvNet, init_he_normal
+from musictransfer.training import load_model, save_model, save_random_convnet
+
+SR = 8_000
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(1)
+    t = np.arange(SR // 2) / SR
+    rows = []
+    for i in range(4):
+        y = 0.3 * np.sin(2 * np.pi * (150 * (i + 1)) * t) + 0.05 * rng.standard_normal(t.size)
+        sf.write(root / f"c{i}.wav", y.astype(np.float32), SR)
+        rows.append({"id": f"c{i}", "path": f"c{i}.wav"})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    prepare_audio(root / "manifest.csv", root / "prepared", progress=False)
+    save_random_convnet(root / "random.pt", seed=0)
+    trained = init_he_normal(ConvNet(n_tags=3), seed=2)
+    for block in trained.blocks:
+        block.bn.running_mean.uniform_(-5, 5)
+        block.bn.running_var.uniform_(1, 50)
+    save_model(root / "tagger-x.pt", trained, tags=["a", "b", "c"], bn_statistics="running")
+    return {"root": root, "store": root / "prepared"}
+
+
+def test_extract_convnet_random(corpus: dict[str, Path], tmp_path: Path) -> None:
+    extract_convnet(corpus["root"] / "random.pt", corpus["store"], tmp_path / "a.npz",
+                    batch_size=3, progress=False)  # fmt: skip
+    extract_convnet(corpus["root"] / "random.pt", corpus["store"], tmp_path / "b.npz",
+                    batch_size=1, progress=False)  # fmt: skip
+    feats, ids = load_features(tmp_path / "a.npz")
+    assert feats.shape == (4, 160) and np.isfinite(feats).all()
+    assert ids.tolist() == ["c0", "c1", "c2", "c3"]
+    with np.load(tmp_path / "a.npz") as data:
+        assert str(data["extractor"]) == "random"
+    other, _ = load_features(tmp_path / "b.npz")
+    # The batch size of the extraction does not change any clip's feature.
+    np.testing.assert_allclose(other, feats, rtol=1e-4, atol=1e-5)
+    # Calibrated statistics keep every layer's values of order one (identity BN does not).
+    assert np.abs(feats).max() < 10
+
+
+def test_extract_convnet_trained_matches_model(corpus: dict[str, Path], tmp_path: Path) -> None:
+    path = corpus["root"] / "tagger-x.pt"
+    extract_convnet(path, corpus["store"], tmp_path / "f.npz", batch_size=2, progress=False)
+    extract_convnet(path, corpus["store"], tmp_path / "g.npz", batch_size=2, progress=False)
+    feats, _ = load_features(tmp_path / "f.npz")
+    again, _ = load_features(tmp_path / "g.npz")
+    np.testing.assert_array_equal(feats, again)
+    model = load_model(path)
+    data = PreparedDataset(corpus["store"])
+    with torch.inference_mode():
+        direct = model.layer_features(torch.from_numpy(data.convnet_input(2))[None]).numpy()
+    np.testing.assert_allclose(feats[2:3], direct, rtol=1e-4, atol=1e-5)
+    with np.load(tmp_path / "f.npz") as npz:
+        assert str(npz["extractor"]) == "tagger-x"
+
+
+def test_calibration_statistics_match_numpy(corpus: dict[str, Path]) -> None:
+    """Layer 1's calibrated mean/var equal those of its conv output over the clips."""
+    data = PreparedDataset(corpus["store"])
+    x = torch.from_numpy(np.stack([data.convnet_input(i) for i in range(3)]))
+    assert len(x) <= CALIBRATION_BATCH
+    model = init_he_normal(ConvNet(), seed=0)
+    calibrate_batchnorm(model, [x])
+    assert not model.training
+    with torch.no_grad():
+        conv = model.blocks[0].conv(model.frontend(x)).double().numpy()
+    bn = model.blocks[0].bn
+    np.testing.assert_allclose(bn.running_mean.numpy(), conv.mean(axis=(0, 2, 3)), rtol=1e-4)
+    var = conv.transpose(1, 0, 2, 3).reshape(32, -1).var(axis=1, ddof=1)
+    np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-3)
+    assert bn.momentum == 0.1  # restored after calibration
+
+
+def test_extract_files(corpus: dict[str, Path], tmp_path: Path) -> None:
+    paths = [corpus["root"] / "c1.wav", corpus["root"] / "c3.wav"]
+    extract_files(corpus["root"] / "tagger-x.pt", paths, tmp_path / "files.npz", batch_size=1,
+                  progress=False)  # fmt: skip
+    feats, ids = load_features(tmp_path / "files.npz")
+    assert ids.tolist() == [str(p) for p in paths]
+    assert feats.shape == (2, 160) and np.isfinite(feats).all()
+    model = load_model(corpus["root"] / "tagger-x.pt")
+    x = torch.from_numpy(np.stack([tile_to_length(load_audio(p)) for p in paths]))
+    with torch.inference_mode():
+        np.testing.assert_allclose(feats, model.layer_features(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_extract_files_names_bad_file(corpus: dict[str, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    with pytest.raises(AudioError, match=r"broken\.wav"):
+        extract_files(corpus["root"] / "random.pt", [corpus["root"] / "c0.wav", bad],
+                      tmp_path / "x.npz", progress=False)  # fmt: skip
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_extract_real_recordings(corpus: dict[str, Path], shared_audio: Path,
+                                 tmp_path: Path) -> None:  # fmt: skip
+    paths = sorted(shared_audio.glob("*.ogg"))[:2]
+    extract_files(corpus["root"] / "random.pt", paths, tmp_path / "real.npz", progress=False)
+    feats, _ = load_features(tmp_path / "real.npz")
+    assert feats.shape == (2, 160) and np.isfinite(feats).all()
+    assert not np.allclose(feats[0], feats[1])

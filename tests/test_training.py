@@ -1,0 +1,234 @@
+"""Tagger training end to end on a tiny synthetic tagging source, and model files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from musictransfer.constants import N_SAMPLES
+from musictransfer.datasets.store import prepare_audio
+from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
+from musictransfer.training import (
+    BN_CALIBRATE,
+    BN_RUNNING,
+    TaggerModule,
+    TaggingDataModule,
+    TrainingSettings,
+    load_model,
+    multi_hot,
+    num_workers_for,
+    read_model_file,
+    save_random_convnet,
+    tag_vocabulary,
+    train_tagger,
+)
+
+SR = 16_000
+SETTINGS = {"seed": 0, "max_epochs": 2, "batch_size": 2, "learning_rate": 0.01,
+            "early_stopping_patience": 5}  # fmt: skip
+
+
+def _clip(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """One second of a low tone ('low'), of noise ('noisy'), or both."""
+    t = np.arange(SR) / SR
+    out = np.zeros(SR)
+    if "low" in kind:
+        out += 0.5 * np.sin(2 * np.pi * rng.uniform(100, 200) * t)
+    if "noisy" in kind:
+        out += 0.2 * rng.standard_normal(SR)
+    return out.astype(np.float32)
+
+
+def make_tagging_source(root: Path, splits: dict[str, list[str]]) -> Path:
+    """Write WAV clips and a manifest (tags, split), prepare them, return the store."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, kinds in splits.items():
+        for i, tags in enumerate(kinds):
+            name = f"{split}{i}.wav"
+            sf.write(root / name, _clip(tags, rng), SR)
+            rows.append({"id": f"{split}{i}", "path": name, "tags": tags, "split": split})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    prepare_audio(root / "manifest.csv", root / "prepared", progress=False)
+    return root / "prepared"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tagging_source(
+        tmp_path_factory.mktemp("tags"),
+        {
+            "train": ["low", "noisy", "low;noisy", "noisy"],
+            "valid": ["low", "noisy"],
+            "test": ["noisy", "low"],
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("model")
+    mp = pytest.MonkeyPatch()
+    # Inside a SLURM job Lightning would take itself for an srun-launched task and fail
+    # on the ntasks-per-node mismatch; train_tagger must not let it look.
+    for key, value in {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2",
+                       "SLURM_JOB_ID": "1", "SLURM_JOB_NAME": "snakejob"}.items():  # fmt: skip
+        mp.setenv(key, value)
+    try:
+        metrics = train_tagger(
+            source, out / "tagger.pt", settings=SETTINGS, checkpoint_dir=out / "ckpt",
+            threads=1, metrics_out=out / "metrics.json",
+        )  # fmt: skip
+    finally:
+        mp.undo()
+    return {"dir": out, "metrics": metrics}
+
+
+def test_train_tagger_outputs(trained: dict) -> None:
+    out = trained["dir"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(trained["metrics"]))
+    assert metrics["epochs_run"] == 2
+    assert 0.0 <= metrics["best_val_auc"] <= 1.0
+    assert 0.0 <= metrics["test_auc"] <= 1.0
+    assert metrics["device"] == "cpu" and metrics["precision"] == "32-true"
+    assert metrics["n_clips"] == {"train": 4, "valid": 2, "test": 2}
+    assert (out / "ckpt" / "last.ckpt").is_file()
+    assert Path(metrics["best_checkpoint"]).parent == out / "ckpt"
+    assert (out / "ckpt" / "logs").is_dir()
+    assert not list(out.glob(".tagger.pt*")), "temporary file left behind"
+    payload = read_model_file(out / "tagger.pt")
+    assert payload["tags"] == ["low", "noisy"]
+    assert payload["bn_statistics"] == BN_RUNNING
+    assert payload["hparams"]["n_tags"] == 2
+
+
+def test_model_file_holds_best_checkpoint(trained: dict) -> None:
+    best = torch.load(trained["metrics"]["best_checkpoint"], map_location="cpu")["state_dict"]
+    model = load_model(trained["dir"] / "tagger.pt")
+    assert not model.training
+    state = model.state_dict()
+    assert set(state) == {k.removeprefix("model.") for k in best if k.startswith("model.")}
+    for key, value in state.items():
+        torch.testing.assert_close(value, best[f"model.{key}"], rtol=0, atol=0)
+    # Training moved the BatchNorm statistics away from their initial 0 / 1.
+    assert model.blocks[0].bn.running_mean.abs().sum() > 0
+
+
+def test_resume_from_last(trained: dict, source: Path) -> None:
+    out = trained["dir"]
+    metrics = train_tagger(
+        source, out / "tagger2.pt", settings={**SETTINGS, "max_epochs": 3},
+        checkpoint_dir=out / "ckpt", threads=1, metrics_out=out / "metrics2.json",
+    )  # fmt: skip
+    assert metrics["resumed_from"] == str(out / "ckpt" / "last.ckpt")
+    assert metrics["epochs_run"] == 3
+    log = pd.read_csv(next((out / "ckpt" / "logs").rglob("metrics.csv")))
+    assert log["val_auc"].notna().sum() >= 1
+    assert np.isfinite(log["val_auc"].dropna()).all()
+
+
+def test_loss_decreases_when_overfitting(source: Path) -> None:
+    torch.manual_seed(0)
+    data = TaggingDataModule(source, batch_size=4, num_workers=0, seed=0)
+    waveform, target = next(iter(data.train_dataloader()))
+    assert waveform.shape == (4, N_SAMPLES) and waveform.dtype == torch.float32
+    module = TaggerModule(data.vocabulary, learning_rate=0.01)
+    optimiser = module.configure_optimizers()
+    losses = []
+    for _ in range(5):
+        optimiser.zero_grad()
+        loss = module.loss(module(waveform), target)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_datamodule_targets(source: Path) -> None:
+    data = TaggingDataModule(source, batch_size=2, num_workers=0, seed=0)
+    assert data.vocabulary == ["low", "noisy"]
+    np.testing.assert_array_equal(data.splits["train"].targets, [[1, 0], [0, 1], [1, 1], [0, 1]])
+    assert len(data.splits["valid"]) == 2 and len(data.splits["test"]) == 2
+
+
+def test_vocabulary_and_multi_hot() -> None:
+    vocab = tag_vocabulary(["rock;pop", "jazz", "", "pop; rock"])
+    assert vocab == ["jazz", "pop", "rock"]
+    np.testing.assert_array_equal(
+        multi_hot(["rock;pop", "", "unknown;jazz"], vocab), [[0, 1, 1], [0, 0, 0], [1, 0, 0]]
+    )
+
+
+def test_num_workers_rule() -> None:
+    assert num_workers_for(1) == 0
+    assert num_workers_for(2) == 1
+    assert num_workers_for(8) == 7
+
+
+def test_settings_validation() -> None:
+    assert TrainingSettings.from_mapping({}) == TrainingSettings()
+    assert TrainingSettings.from_mapping({"learning_rate": 1}).learning_rate == 1.0
+    with pytest.raises(ConfigError, match="unknown training setting"):
+        TrainingSettings.from_mapping({"epochs": 3})
+    with pytest.raises(ConfigError, match="integer"):
+        TrainingSettings.from_mapping({"batch_size": 2.5})
+    with pytest.raises(ConfigError, match="dropout"):
+        TrainingSettings.from_mapping({"dropout": 1.0})
+
+
+def test_missing_columns_and_splits(tmp_path: Path) -> None:
+    store = make_tagging_source(tmp_path, {"train": ["low", "noisy"], "test": ["low"]})
+    with pytest.raises(ManifestError, match="no clips in the valid split"):
+        TaggingDataModule(store, batch_size=2, num_workers=0, seed=0)
+    manifest = pd.read_csv(store / "manifest.csv").drop(columns=["tags"])
+    manifest.to_csv(store / "manifest.csv", index=False)
+    with pytest.raises(ManifestError, match="tags"):
+        TaggingDataModule(store, batch_size=2, num_workers=0, seed=0)
+
+
+def test_random_convnet_file(tmp_path: Path) -> None:
+    save_random_convnet(tmp_path / "random.pt", seed=5)
+    save_random_convnet(tmp_path / "again.pt", seed=5)
+    payload = read_model_file(tmp_path / "random.pt")
+    assert payload["bn_statistics"] == BN_CALIBRATE
+    assert payload["tags"] == [] and payload["meta"]["seed"] == 5
+    a, b = load_model(tmp_path / "random.pt"), load_model(tmp_path / "again.pt")
+    for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), key
+    w = a.blocks[2].conv.weight
+    assert w.std().item() == pytest.approx((2 / (32 * 9)) ** 0.5, rel=0.1)
+
+
+def test_load_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(MusicTransferError, match="not found"):
+        load_model(tmp_path / "absent.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a torch file")
+    with pytest.raises(MusicTransferError, match="cannot read model file"):
+        load_model(tmp_path / "bad.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(MusicTransferError, match="not a musictransfer model"):
+        load_model(tmp_path / "other.pt")
+
+
+def test_stale_checkpoints_are_not_resumed(
+    trained: dict, source: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = trained["dir"]
+    metrics = train_tagger(
+        source, out / "tagger3.pt", settings={**SETTINGS, "max_epochs": 1, "learning_rate": 0.02},
+        checkpoint_dir=out / "ckpt", threads=1,
+    )  # fmt: skip
+    assert metrics["resumed_from"] is None
+    assert metrics["epochs_run"] == 1
+    printed = capsys.readouterr().out
+    assert "from another configuration" in printed
+    assert re.search(r"epoch 1/1 +train_loss [0-9.]+ +val_loss [0-9.]+ +val_auc [0-9.]+", printed)
+    assert json.loads((out / "ckpt" / "run.json").read_text())["settings"]["learning_rate"] == 0.02

@@ -1,0 +1,58 @@
+# The authors' pre-trained convnet (Keras 1 / Theano weights) as the 'choi2017' extractor.
+# Settings (optional) under the experiment's `choi2017:` key:
+#   bn_mode: batch      # batch (faithful; the authors' batches of 256 in dataset order),
+#                       # dataset (statistics of the whole dataset, frozen) or reference
+#   batch_size: 256     # clips per batch in batch mode
+#   chunk_size: 16      # clips in memory at once (any value gives the same features)
+
+
+rule import_paper_weights:
+    """The authors' weights_theano.hdf5 (pinned commit, SHA-256 checked) as a PyTorch model."""
+    output:
+        model=f"{R}/models/choi2017.pt",
+    log:
+        f"{R}/logs/import_paper_weights.log",
+    benchmark:
+        f"{R}/benchmarks/import_paper_weights.tsv"
+    conda:
+        "../../envs/training.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        mirror=lambda w: (
+            f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
+        ),
+    shell:
+        "python -m musictransfer import-paper-weights --out {output.model} {params.mirror} > {log} 2>&1"
+
+
+rule extract_convnet_choi2017:
+    """Features of a dataset with the authors' network, under the configured bn mode."""
+    input:
+        model=f"{R}/models/choi2017.pt",
+        manifest=f"{R}/prepared/{{dataset}}/manifest.csv",
+        audio=f"{R}/prepared/{{dataset}}/audio.npy",
+    output:
+        f"{R}/features/choi2017/{{dataset}}.npz",
+    log:
+        f"{R}/logs/extract_convnet/choi2017/{{dataset}}.log",
+    benchmark:
+        f"{R}/benchmarks/extract_convnet/choi2017/{{dataset}}.tsv"
+    conda:
+        "../../envs/training.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=240,
+    params:
+        bn_mode=lambda w: EXP.settings.get("choi2017", {}).get("bn_mode", "batch"),
+        batch_size=lambda w: EXP.settings.get("choi2017", {}).get("batch_size", 256),
+        chunk_size=lambda w: EXP.settings.get("choi2017", {}).get("chunk_size", 16),
+    shell:
+        "python -m musictransfer extract-choi2017 {input.model} $(dirname {input.manifest}) -o {output} "
+        "--bn-mode {params.bn_mode} --batch-size {params.batch_size} "
+        "--chunk-size {params.chunk_size} --threads {threads} > {log} 2>&1"
+
+
+ruleorder: extract_convnet_choi2017 > extract_convnet
