@@ -151,7 +151,9 @@ def load_profile(repo: Path, path: Path) -> dict:
 
 def rule_names(repo: Path) -> set[str]:
     text = "\n".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
-    return {line.split()[1].rstrip(":") for line in text.splitlines() if line.startswith("rule ")}
+    # Rules may be defined inside an `if` block (paper.smk): strip indentation.
+    lines = (line.strip() for line in text.splitlines())
+    return {line.split()[1].rstrip(":") for line in lines if line.startswith("rule ")}
 
 
 def test_slurm_profile_names_only_existing_rules(repo):

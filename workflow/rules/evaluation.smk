@@ -13,7 +13,9 @@ rule evaluate:
     # Folds x scalings run in parallel inside a job (joblib, one BLAS thread each);
     # each worker holds a fold's n x n distance and kernel matrices: ~1.5 GB for
     # UrbanSound8K's ~7,900 training clips, far less for the other datasets.
-    threads: 2
+    # One thread: a demo-sized cell is done before joblib's workers would have started;
+    # raise it per rule (profile set-threads) for UrbanSound8K-sized cells.
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
