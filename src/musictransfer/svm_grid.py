@@ -351,6 +351,7 @@ def _fit_linear(
     return model.predict(G_te), "libsvm"
 
 
+@threadpool_limits.wrap(limits=1)
 def _fold_task(
     X: np.ndarray,
     y: np.ndarray,
@@ -363,24 +364,10 @@ def _fold_task(
 ) -> list[tuple[int, float, str]]:
     """Fit every setting of one scaling on one fold; (index, score, solver) each.
 
-    BLAS runs single-threaded here: the parallelism is across fold tasks, and the
-    matrices of the interior-point solver are small enough that threads only add
-    overhead (10x slower on a loaded 2-core machine).
+    BLAS runs single-threaded here (the decorator): the parallelism is across fold
+    tasks, and the matrices of the interior-point solver are small enough that threads
+    only add overhead (10x slower on a loaded 2-core machine).
     """
-    with threadpool_limits(1):
-        return _fold_task_body(X, y, train, test, scale, settings, is_classifier, linear_solver)
-
-
-def _fold_task_body(
-    X: np.ndarray,
-    y: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    scale: bool,
-    settings: list[tuple[int, Setting]],
-    is_classifier: bool,
-    linear_solver: str,
-) -> list[tuple[int, float, str]]:
     X_tr, X_te = X[train], X[test]
     if scale:
         scaler = StandardScaler().fit(X_tr)
