@@ -20,7 +20,14 @@ os.environ.update(
     PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 )
 # (A prefix replaces Snakemake's default "set -euo pipefail; ", so it is kept here.)
-shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; ")
+# MALLOC_MMAP_THRESHOLD_: glibc's malloc keeps freed blocks up to 32 MiB for reuse instead
+# of unmapping them; PyTorch's per-batch activations otherwise page-fault fresh memory at
+# every batch (demo 'dance' extraction: 10 s of system time -> 1.5 s, 18 s -> 12 s per
+# job). It must be in the environment when the process starts; other C libraries ignore it.
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; "
+    "export MALLOC_MMAP_THRESHOLD_=33554432; "
+)
 
 
 wildcard_constraints:
