@@ -5,7 +5,7 @@ the wall time of each, their ratio, the two best scores and the largest differen
 any fold score of the best setting. Not a test: timings depend on the machine and its
 load. Example (from the repository root)::
 
-    PYTHONPATH=src python benchmarks/bench_grid.py --tasks gtzan_genre emotion_arousal \\
+    PYTHONPATH=src python benchmarks/bench_grid.py --tasks gtzan_genre emomusic_arousal \\
         --combos 12345 --threads 2
     PYTHONPATH=src python benchmarks/bench_grid.py --all-combos --no-reference
 
@@ -20,33 +20,33 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from musictransfer.config import load_config, resolve_experiment
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
-from musictransfer.evaluation import evaluate_cell
+from musictransfer.datasets.paper import load_released
+from musictransfer.evaluation import evaluate_cell, task_targets
 from musictransfer.features import select_combo
 
 REPO = Path(__file__).resolve().parents[1]
 
-# --- Private loader of the authors' released features ---------------------------------
-# TODO: replace with musictransfer.datasets.paper (issue 4) once it is merged. The
-# released CSVs name some columns differently from our manifests.
-CSV_COLUMNS = {"arousal": "label_arousal", "valence": "label_valence", "split": "category"}
 
+def machine() -> str:
+    """The CPU, its core count and the library versions: timings mean nothing without."""
+    import os
+    import platform
 
-def load_paper_cell(
-    paper: Path, dataset: str, combo: str, target: str, column: str | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Features of one combination, target and split column from the released files."""
-    feats = paper / "data_feats"
-    convnet = np.hstack([np.load(feats / f"{dataset}_layer_{k}.npy") for k in range(5)])
-    mfcc_path = feats / f"{dataset}_mfcc.npy"
-    mfcc = np.load(mfcc_path) if mfcc_path.exists() else None
-    table = pd.read_csv(paper / "data_csv" / f"{dataset}.csv")
-    y = table[CSV_COLUMNS.get(target, target)].to_numpy()
-    groups = table[CSV_COLUMNS.get(column, column)].to_numpy() if column else None
-    return select_combo(combo, convnet, mfcc), y, groups
+    import sklearn
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"scikit-learn {sklearn.__version__}, NumPy {np.__version__}"
+    )
 
 
 def main() -> None:
@@ -60,26 +60,23 @@ def main() -> None:
     parser.add_argument("--linear-solver", default="auto", choices=["auto", "libsvm", "ipm"])
     args = parser.parse_args()
 
-    tasks = resolve_experiment(load_config(REPO / "config.yaml"), "paper_audio").tasks
+    tasks = resolve_experiment(load_config(REPO / "config.yaml"), "paper_features").tasks
     names = args.tasks or list(tasks)
     combos = list(ALL_COMBOS) + list(MFCC_COMBOS) if args.all_combos else args.combos
+    print(f"# {machine()}", flush=True)
     print("task,combo,n_clips,fast_s,reference_s,ratio,fast_score,reference_score,"
           "max_fold_diff,n_ipm_fits,best", flush=True)  # fmt: skip
     total_fast = total_ref = 0.0
     for name in names:
         spec = tasks[name]
+        convnet, mfcc, manifest = load_released(args.paper, spec.dataset)
+        y, groups = task_targets(spec, manifest, spec.dataset)
         for combo in combos:
             try:
-                X, y, groups = load_paper_cell(
-                    args.paper, spec.dataset, combo, spec.target, spec.cv.column
-                )
-            except (FileNotFoundError, ValueError) as err:
+                X = select_combo(combo, convnet, mfcc)
+            except ValueError as err:
                 print(f"# {name} {combo}: skipped ({err})", flush=True)
                 continue
-            if spec.type == "classification":
-                y = y.astype(str)
-            else:
-                y = y.astype(np.float64)
             start = time.perf_counter()
             fast = evaluate_cell(
                 X, y, spec, "choi2017", combo, groups, n_jobs=args.threads,

@@ -60,3 +60,35 @@ def test_wrong_manifest_columns(tmp_path, capsys):
 def test_unknown_experiment(repo, capsys):
     assert main(["info", "--config", str(repo / "config.yaml"), "--experiment", "nope"]) == 2
     assert "experiment 'nope' is not defined" in capsys.readouterr().err
+
+
+def test_evaluate_by_fold_parts_then_merge(tmp_path):
+    """`evaluate --fold-part K/N` x N, then `merge-folds`: the one-job result exactly."""
+    import json
+
+    from musictransfer.features import save_features
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 160)).astype(np.float32)
+    ids = [f"c{i}" for i in range(40)]
+    labels = np.where(X[:, 0] + 0.5 * rng.normal(size=40) > 0, "a", "b")
+    save_features(tmp_path / "f.npz", X, ids, extractor="random")
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "m.csv", index=False)
+    spec = json.dumps(
+        {"name": "t", "dataset": "d", "type": "classification", "target": "label",
+         "cv": {"scheme": "stratified_kfold", "n_splits": 4}}
+    )  # fmt: skip
+    cell = ["--task", spec, "--extractor", "random", "--combo", "12"]
+    common = [*cell, "--manifest", str(tmp_path / "m.csv"), "--features", str(tmp_path / "f.npz")]
+    assert main(["evaluate", *common, "-o", str(tmp_path / "whole.json")]) == 0
+    parts = [str(tmp_path / f"p{k}.json") for k in range(3)]
+    for k, part in enumerate(parts):
+        assert main(["evaluate", *common, "--fold-part", f"{k}/3", "-o", part]) == 0
+    assert main(["merge-folds", *parts, *cell, "-o", str(tmp_path / "merged.json")]) == 0
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    for key in ("score", "fold_scores", "best_params", "n_clips", "n_features"):
+        assert merged[key] == whole[key], key
+    # A missing part is an error naming the cell, and writes nothing.
+    assert main(["merge-folds", *parts[:2], *cell, "-o", str(tmp_path / "bad.json")]) == 2
+    assert not (tmp_path / "bad.json").exists()

@@ -11,8 +11,9 @@ Tolerances (see musictransfer.svm_grid):
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, PredefinedSplit, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
@@ -21,9 +22,13 @@ from sklearn.svm import SVC, SVR
 
 from musictransfer import constants as c
 from musictransfer.config import CVSpec, TaskSpec
+from musictransfer.datasets.paper import load_released
+from musictransfer.errors import ConfigError
 from musictransfer.evaluation import (
     cv_splitter,
     evaluate_cell,
+    evaluate_fold_part,
+    merge_fold_parts,
     param_grid,
     reference_grid_search,
     run_fast_grid,
@@ -38,15 +43,11 @@ libsvm. Measured on EmoMusic arousal '12345', folds 1-2: 3.5e-3 (unscaled, C = 3
 1e-3) on these ill-conditioned problems, not an error of the exact solver."""
 
 
-# --- Private loader of the authors' released features ---------------------------------
-# TODO: replace with musictransfer.datasets.paper (issue 4) once it is merged.
+# --- The authors' released features ---------------------------------------------------
 def paper_cell(paper, dataset: str, combo: str, target: str) -> tuple[np.ndarray, np.ndarray]:
-    feats = paper / "data_feats"
-    convnet = np.hstack([np.load(feats / f"{dataset}_layer_{k}.npy") for k in range(5)])
-    mfcc_path = feats / f"{dataset}_mfcc.npy"
-    mfcc = np.load(mfcc_path) if mfcc_path.exists() else None
-    y = pd.read_csv(paper / "data_csv" / f"{dataset}.csv")[target].to_numpy()
-    return select_combo(combo, convnet, mfcc), y
+    """Features of one combination and one target column of a released dataset."""
+    convnet, mfcc, manifest = load_released(paper, dataset)
+    return select_combo(combo, convnet, mfcc), manifest[target].to_numpy()
 
 
 def task(type_: str, cv: CVSpec | None = None) -> TaskSpec:
@@ -126,6 +127,28 @@ def test_predefined_folds_match_gridsearch():
     np.testing.assert_allclose(grid.scores, ref, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("cv", "n_parts"),
+    [(CVSpec("stratified_kfold", n_splits=10), 3), (CVSpec("predefined_folds", column="f"), 4)],
+)
+def test_fold_parts_merge_into_the_whole_cell(cv, n_parts):
+    """A cell split over jobs by folds gives exactly the result of one job."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(80, 4))
+    y = (X[:, 0] + 0.7 * rng.normal(size=80) > 0).astype(str)
+    groups = np.repeat([1, 2, 3], [30, 30, 20])  # 3 folds, 4 parts: one part is empty
+    spec = task("classification", cv)
+    whole = evaluate_cell(X, y, spec, "e", "1", groups)
+    parts = [evaluate_fold_part(X, y, spec, k, n_parts, groups) for k in range(n_parts)]
+    assert sorted(k for p in parts for k in p["folds"]) == list(range(len(whole.fold_scores)))
+    merged = merge_fold_parts(json.loads(json.dumps(parts)), spec, "e", "1")  # via JSON
+    assert merged.score == whole.score
+    assert merged.fold_scores == whole.fold_scores
+    assert merged.best_params == whole.best_params
+    with pytest.raises(ConfigError, match="cover folds"):
+        merge_fold_parts(parts[:-2], spec, "e", "1")
+
+
 def test_interior_point_solves_the_svm_dual():
     """The IPM's optimum equals libsvm's run to a far tighter tolerance than default."""
     rng = np.random.default_rng(2)
@@ -138,12 +161,9 @@ def test_interior_point_solves_the_svm_dual():
     assert b == pytest.approx(tight.intercept_[0], abs=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("dataset", "combo"),
-    [("gtzan_speechmusic", "12345"), ("gtzan_speechmusic", "2"), ("gtzan_speechmusic", "mfcc")],
-)
-def test_fast_equals_gridsearch_on_released_features(shared_paper, dataset, combo):
-    X, y = paper_cell(shared_paper, dataset, combo, "label")
+@pytest.mark.parametrize("combo", ["12345", "2", "mfcc"])
+def test_fast_equals_gridsearch_on_released_features(shared_paper, combo):
+    X, y = paper_cell(shared_paper, "gtzan_speech_music", combo, "label")
     y = y.astype(str)
     spec = task("classification")
     ref, search = reference_scores(X, y, spec)
@@ -167,7 +187,7 @@ def test_gtzan_genre_reproduces_the_paper(shared_paper):
 def test_pathological_linear_fits_within_tolerance(shared_paper):
     """EmoMusic arousal, unscaled linear SVR, C = 32: libsvm needs millions of
     iterations; the interior-point solver replaces it within the stated tolerance."""
-    X, y = paper_cell(shared_paper, "emoMusic", "12345", "label_arousal")
+    X, y = paper_cell(shared_paper, "emomusic", "12345", "arousal")
     y = y.astype(np.float64)
     splits = list(KFold(10).split(X))[:2]
     settings = [Setting(False, "linear", 32.0), Setting(True, "linear", 8.0)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,13 @@ def test_dry_run_covers_every_stage(repo, tmp_path):
     ):  # fmt: skip
         assert rule in out.stdout, rule
     assert "evaluate             448" in out.stdout or " 448" in out.stdout
+
+
+def test_fold_jobs_split_every_cell(repo, tmp_path):
+    """Config fold_jobs=N: N fold jobs per cell, merged by `evaluate` into the same file."""
+    out = snakemake(repo, "-n", "--config", f"results={tmp_path}", "fold_jobs=2")
+    assert re.search(r"\bevaluate_folds\s+896\b", out.stdout)
+    assert re.search(r"\bevaluate\s+448\b", out.stdout)
 
 
 def test_unknown_experiment_fails_clearly(repo, tmp_path):

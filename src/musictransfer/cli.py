@@ -231,7 +231,26 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         mfcc=args.mfcc,
         out=args.out,
         threads=args.threads,
+        fold_part=args.fold_part,
     )
+
+
+def cmd_merge_folds(args: argparse.Namespace) -> None:
+    """Merge a cell's fold parts (``evaluate --fold-part``) into the cell's result."""
+    from musictransfer.pipeline import merge_cell_files
+
+    merge_cell_files(args.parts, args.task, args.extractor, args.combo, args.out)
+
+
+def _fold_part_arg(text: str) -> tuple[int, int]:
+    """Parse ``K/N``: part K (0-based) of N."""
+    try:
+        part, n_parts = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N (e.g. 0/4), got {text!r}") from None
+    if not 0 <= part < n_parts:
+        raise argparse.ArgumentTypeError(f"part {part} does not exist among {n_parts}")
+    return part, n_parts
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
@@ -439,6 +458,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mfcc", type=Path, help="MFCC feature file")
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--fold-part",
+        type=_fold_part_arg,
+        metavar="K/N",
+        help="only part K (0-based) of N of the folds; merge the parts with merge-folds",
+    )
+
+    p = add("merge-folds", cmd_merge_folds, "merge a cell's fold parts into its result")
+    p.add_argument("parts", nargs="+", type=Path, help="the JSON files of evaluate --fold-part")
+    p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")
+    p.add_argument("--extractor", required=True)
+    p.add_argument("--combo", required=True)
+    p.add_argument("-o", "--out", required=True, type=Path)
 
     p = add("aggregate", cmd_aggregate, "collect cell JSON files into scores.csv")
     p.add_argument("cells", nargs="+", type=Path)

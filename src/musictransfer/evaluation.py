@@ -21,6 +21,7 @@ iteration budget): see that module for what is identical and what is within tole
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -167,9 +168,12 @@ def run_fast_grid(
     groups: np.ndarray | None = None,
     n_jobs: int = 1,
     linear_solver: str = "auto",
+    folds: Sequence[int] | None = None,
 ) -> GridResult:
-    """The protocol's grid, with the task's folds, by :func:`fast_grid_search`."""
+    """The protocol's grid, with the task's folds (or the ``folds`` among them)."""
     splits = list(cv_splitter(task.cv, task.type, groups).split(X, y))
+    if folds is not None:
+        splits = [splits[k] for k in folds]
     return fast_grid_search(
         X,
         y,
@@ -215,16 +219,7 @@ def evaluate_cell(
         n_settings, solver, extra = len(search.cv_results_["params"]), "libsvm", {}
     else:
         grid = run_fast_grid(X, y, task, groups, n_jobs=n_jobs, linear_solver=linear_solver)
-        best = grid.best_index
-        folds = [float(s) for s in grid.scores[best]]
-        score = float(grid.mean_scores[best])
-        params = grid_params(grid, best)
-        n_settings = len(grid.settings)
-        solver = "libsvm-precomputed" + ("+ipm" if grid.n_ipm_fits else "")
-        extra = {
-            "n_ipm_fits": grid.n_ipm_fits,
-            "best_solvers": sorted(set(grid.solvers[best])),
-        }
+        return summarise_grid(grid, task, extractor, combo, X.shape, time.perf_counter() - start)
     elapsed = time.perf_counter() - start
     return CellResult(
         task=task.name,
@@ -242,6 +237,117 @@ def evaluate_cell(
         solver=solver,
         extra=extra,
     )
+
+
+def summarise_grid(
+    grid: GridResult,
+    task: TaskSpec,
+    extractor: str,
+    combo: str,
+    shape: tuple[int, int],
+    elapsed: float,
+) -> CellResult:
+    """The cell's result from the fold scores of every setting (GridSearchCV's choice)."""
+    best = grid.best_index
+    return CellResult(
+        task=task.name,
+        extractor=extractor,
+        combo=combo,
+        metric=task.metric,
+        score=float(grid.mean_scores[best]),
+        best_params=describe_params(grid_params(grid, best), shape[1]),
+        fold_scores=[float(v) for v in grid.scores[best]],
+        n_clips=int(shape[0]),
+        n_features=int(shape[1]),
+        cv=asdict(task.cv),
+        fit_time_s=round(elapsed, 3),
+        n_settings=len(grid.settings),
+        solver="libsvm-precomputed" + ("+ipm" if grid.n_ipm_fits else ""),
+        extra={"n_ipm_fits": grid.n_ipm_fits, "best_solvers": sorted(set(grid.solvers[best]))},
+    )
+
+
+# --- A cell split by folds, for clusters with many nodes ------------------------------
+
+
+def fold_part(n_folds: int, part: int, n_parts: int) -> list[int]:
+    """The folds of part ``part`` (0-based) of ``n_parts``: every n_parts-th fold.
+
+    Round-robin rather than contiguous blocks, so that parts stay balanced when folds
+    differ in size (UrbanSound8K's). A part may be empty when there are more parts than
+    folds (a predefined split has one fold).
+    """
+    if not 0 <= part < n_parts:
+        raise ConfigError(f"fold part {part} does not exist among {n_parts} parts")
+    return list(range(part, n_folds, n_parts))
+
+
+def evaluate_fold_part(
+    X: np.ndarray,
+    y: np.ndarray,
+    task: TaskSpec,
+    part: int,
+    n_parts: int,
+    groups: np.ndarray | None = None,
+    n_jobs: int = 1,
+) -> dict[str, Any]:
+    """Fold scores of every grid setting on one part of a cell's folds.
+
+    The JSON-ready result holds the fold indices, the total number of folds, and the
+    (settings x part folds) scores and solvers; :func:`merge_fold_parts` combines the
+    parts into exactly the result :func:`evaluate_cell` gives for the whole cell.
+    """
+    start = time.perf_counter()
+    n_folds = cv_splitter(task.cv, task.type, groups).get_n_splits(X, y, groups)
+    folds = fold_part(n_folds, part, n_parts)
+    grid = run_fast_grid(X, y, task, groups, n_jobs=n_jobs, folds=folds) if folds else None
+    return {
+        "task": task.name,
+        "folds": folds,
+        "n_folds": int(n_folds),
+        "n_clips": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "scores": grid.scores.tolist() if grid else [],
+        "solvers": grid.solvers.tolist() if grid else [],
+        "fit_time_s": round(time.perf_counter() - start, 3),
+    }
+
+
+def merge_fold_parts(
+    parts: Sequence[dict[str, Any]], task: TaskSpec, extractor: str, combo: str
+) -> CellResult:
+    """The cell's result from its fold parts (see :func:`evaluate_fold_part`).
+
+    Raises
+    ------
+    ConfigError
+        If the parts do not cover every fold of the cell exactly once, or come from
+        cells of different sizes.
+    """
+    settings = grid_settings(param_grid())
+    sizes = {(p["n_folds"], p["n_clips"], p["n_features"]) for p in parts}
+    if len(sizes) != 1:
+        raise ConfigError(
+            f"the fold parts of {task.name}/{extractor}/{combo} come from different cells",
+            "rerun the cell's fold jobs",
+        )
+    n_folds, n_clips, n_features = sizes.pop()
+    covered = sorted(k for p in parts for k in p["folds"])
+    if covered != list(range(n_folds)):
+        raise ConfigError(
+            f"the fold parts of {task.name}/{extractor}/{combo} cover folds {covered}, "
+            f"not 0..{n_folds - 1} once each",
+            "rerun the cell's fold jobs",
+        )
+    scores = np.full((len(settings), n_folds), np.nan)
+    solvers = np.full((len(settings), n_folds), "", dtype=object)
+    for p in parts:
+        for column, k in enumerate(p["folds"]):
+            scores[:, k] = [row[column] for row in p["scores"]]
+            solvers[:, k] = [row[column] for row in p["solvers"]]
+    grid = GridResult(settings, scores, solvers, n_ipm_fits=int(np.sum(solvers == "ipm")))
+    elapsed = sum(p["fit_time_s"] for p in parts)
+    return summarise_grid(grid, task, extractor, combo, (n_clips, n_features), elapsed)
 
 
 def grid_params(grid: GridResult, index: int) -> dict[str, Any]:

@@ -7,15 +7,25 @@ modules stay free of file-layout concerns.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musictransfer.config import CVSpec, TaskSpec
 from musictransfer.datasets.manifest import read_manifest
 from musictransfer.errors import ConfigError
-from musictransfer.evaluation import align_rows, evaluate_cell, task_targets
+from musictransfer.evaluation import (
+    align_rows,
+    evaluate_cell,
+    evaluate_fold_part,
+    merge_fold_parts,
+    task_targets,
+)
 from musictransfer.features import load_features, select_combo
 from musictransfer.files import write_json
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PathLike = str | os.PathLike[str]
 
@@ -46,9 +56,51 @@ def evaluate_cell_files(
     mfcc: PathLike | None,
     out: PathLike,
     threads: int = 1,
+    fold_part: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one cell from feature files and a manifest; write its JSON result."""
+    """Evaluate one cell from feature files and a manifest; write its JSON result.
+
+    With ``fold_part = (part, n_parts)`` only that part of the cell's folds is searched
+    and the JSON holds its fold scores, for :func:`merge_cell_files`.
+    """
     spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
+    if fold_part is None:
+        data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+    else:
+        part, n_parts = fold_part
+        data = evaluate_fold_part(X, y, spec, part, n_parts, groups=groups, n_jobs=threads)
+    write_json(out, data)
+    return data
+
+
+def merge_cell_files(
+    parts: list[PathLike],
+    task: dict[str, Any] | TaskSpec,
+    extractor: str,
+    combo: str,
+    out: PathLike,
+) -> dict[str, Any]:
+    """Merge a cell's fold parts into its JSON result, as if evaluated in one job."""
+    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    loaded = []
+    for path in parts:
+        with open(path) as f:
+            loaded.append(json.load(f))
+    data = merge_fold_parts(loaded, spec, extractor, combo).to_dict()
+    write_json(out, data)
+    return data
+
+
+def load_cell(
+    spec: TaskSpec,
+    extractor: str,
+    combo: str,
+    manifest: PathLike,
+    convnet: PathLike | None,
+    mfcc: PathLike | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A cell's feature matrix, targets and split column, rows aligned by clip id."""
     frame = read_manifest(manifest, required=("id",))
     conv = ids = mf = None
     if convnet is not None:
@@ -63,7 +115,4 @@ def evaluate_cell_files(
     X = select_combo(combo, conv, mf)
     rows = align_rows(ids, frame, manifest)
     y, groups = task_targets(spec, rows, manifest)
-    result = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads)
-    data = result.to_dict()
-    write_json(out, data)
-    return data
+    return X, y, groups

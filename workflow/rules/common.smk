@@ -7,6 +7,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from musictransfer.sizing import count_rows, grid_memory_mb, grid_runtime_min
+
 # Every output of this run lives below R = results/<experiment>.
 R = str(EXP.root)
 SRC = str(Path(workflow.basedir) / "src")
@@ -36,6 +38,7 @@ wildcard_constraints:
     task=r"[A-Za-z0-9_]+",
     extractor=r"random|choi2017|tagger-[A-Za-z0-9_]+",
     combo=r"[1-5]+|mfcc|mfcc\+12345",
+    part=r"\d+",
 
 
 def demo_datasets():
@@ -123,6 +126,16 @@ def cell_inputs(wildcards):
     if wildcards.combo.startswith("mfcc"):
         inputs["mfcc"] = mfcc_features(dataset)
     return inputs
+
+
+def cell_mem_mb(wildcards, input, threads):
+    """Memory of an evaluation job: grows with the square of the dataset's clips."""
+    return grid_memory_mb(count_rows(input.manifest), threads)
+
+
+def cell_runtime(wildcards, input, threads):
+    """Time limit (minutes) of an evaluation job, from the dataset's size."""
+    return grid_runtime_min(count_rows(input.manifest), threads)
 
 
 def cell_feature_args(wildcards, input):

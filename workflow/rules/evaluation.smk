@@ -1,28 +1,80 @@
-rule evaluate:
-    """SVM grid search of one (task, extractor, layer combination) cell."""
-    input:
-        unpack(cell_inputs),
-    output:
-        f"{R}/scores/{{task}}/{{extractor}}/{{combo}}.json",
-    log:
-        f"{R}/logs/evaluate/{{task}}/{{extractor}}/{{combo}}.log",
-    benchmark:
-        f"{R}/benchmarks/evaluate/{{task}}/{{extractor}}/{{combo}}.tsv"
-    conda:
-        "../../envs/evaluation.yaml"
-    # Folds x scalings run in parallel inside a job (joblib, one BLAS thread each);
-    # each worker holds a fold's n x n distance and kernel matrices: ~1.5 GB for
-    # UrbanSound8K's ~7,900 training clips, far less for the other datasets.
-    # One thread: a demo-sized cell is done before joblib's workers would have started;
-    # raise it per rule (profile set-threads) for UrbanSound8K-sized cells.
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        task=lambda w: task_json(w.task),
-        features=cell_feature_args,
-    shell:
-        "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
-        "--combo {wildcards.combo} --manifest {input.manifest} {params.features} "
-        "-o {output} --threads {threads} > {log} 2>&1"
+if config.get("fold_jobs", 1) == 1:
+
+    rule evaluate:
+        """SVM grid search of one (task, extractor, layer combination) cell."""
+        input:
+            unpack(cell_inputs),
+        output:
+            f"{R}/scores/{{task}}/{{extractor}}/{{combo}}.json",
+        log:
+            f"{R}/logs/evaluate/{{task}}/{{extractor}}/{{combo}}.log",
+        benchmark:
+            f"{R}/benchmarks/evaluate/{{task}}/{{extractor}}/{{combo}}.tsv"
+        conda:
+            "../../envs/evaluation.yaml"
+        # Folds x scalings run in parallel inside a job (joblib, one BLAS thread each); each
+        # worker holds a fold's n x n distance and kernel matrices: 2.25 GB measured for
+        # UrbanSound8K's ~7,900 training clips, far less elsewhere, so memory and time are
+        # sized per dataset (musictransfer.sizing). One thread by default: a demo-sized
+        # cell is done before joblib's workers would have started, and on a few cores many
+        # single-threaded cells in parallel use them best. Raise it per rule (profile
+        # set-threads) to spread a big cell over a node's cores.
+        threads: 1
+        resources:
+            mem_mb=cell_mem_mb,
+            runtime=cell_runtime,
+        params:
+            task=lambda w: task_json(w.task),
+            features=cell_feature_args,
+        shell:
+            "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
+            "--combo {wildcards.combo} --manifest {input.manifest} {params.features} "
+            "-o {output} --threads {threads} > {log} 2>&1"
+
+else:
+
+    rule evaluate_folds:
+        """One part of a cell's cross-validation folds: every setting's fold scores."""
+        input:
+            unpack(cell_inputs),
+        output:
+            temp(f"{R}/fold_parts/{{task}}/{{extractor}}/{{combo}}/{{part}}.json"),
+        log:
+            f"{R}/logs/evaluate_folds/{{task}}/{{extractor}}/{{combo}}/{{part}}.log",
+        benchmark:
+            f"{R}/benchmarks/evaluate_folds/{{task}}/{{extractor}}/{{combo}}/{{part}}.tsv"
+        conda:
+            "../../envs/evaluation.yaml"
+        threads: 1
+        resources:
+            mem_mb=cell_mem_mb,
+            runtime=cell_runtime,
+        params:
+            task=lambda w: task_json(w.task),
+            features=cell_feature_args,
+            n_parts=config["fold_jobs"],
+        shell:
+            "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
+            "--combo {wildcards.combo} --manifest {input.manifest} {params.features} "
+            "--fold-part {wildcards.part}/{params.n_parts} -o {output} --threads {threads} > {log} 2>&1"
+
+    rule evaluate:
+        """A cell's result, merged from its fold parts (config fold_jobs > 1)."""
+        input:
+            expand(
+                f"{R}/fold_parts/{{{{task}}}}/{{{{extractor}}}}/{{{{combo}}}}/{{part}}.json",
+                part=range(config["fold_jobs"]),
+            ),
+        output:
+            f"{R}/scores/{{task}}/{{extractor}}/{{combo}}.json",
+        log:
+            f"{R}/logs/evaluate/{{task}}/{{extractor}}/{{combo}}.log",
+        benchmark:
+            f"{R}/benchmarks/evaluate/{{task}}/{{extractor}}/{{combo}}.tsv"
+        conda:
+            "../../envs/evaluation.yaml"
+        params:
+            task=lambda w: task_json(w.task),
+        shell:
+            "python -m musictransfer merge-folds {input} --task '{params.task}' "
+            "--extractor {wildcards.extractor} --combo {wildcards.combo} -o {output} > {log} 2>&1"

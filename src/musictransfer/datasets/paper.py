@@ -423,6 +423,29 @@ def _load_matrix(path: PathLike, n_rows: int, n_cols: int) -> np.ndarray:
     return array
 
 
+def load_released(
+    root: PathLike, dataset: str
+) -> tuple[np.ndarray, np.ndarray | None, pd.DataFrame]:
+    """A dataset's released features and labels, read from a mirror-layout directory.
+
+    For scripts and tests that evaluate the released features directly (the workflow
+    converts them with :func:`import_released` instead): the same loaders, the same
+    checks.
+
+    Returns
+    -------
+    convnet, mfcc, manifest
+        The (n, 160) layer features (layer 1 first), the (n, 120) MFCC features or None
+        where none was released, and the labels manifest, all in the table's row order.
+    """
+    spec = released_dataset(dataset)
+    root = Path(root)
+    manifest = released_manifest(root / spec.csv, spec)
+    convnet = load_layers([root / f for f in spec.layers], len(manifest))
+    mfcc = _load_matrix(root / spec.mfcc, len(manifest), MFCC_DIM) if spec.mfcc else None
+    return convnet, mfcc, manifest
+
+
 def import_released(
     dataset: str,
     csv: PathLike,

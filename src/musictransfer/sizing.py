@@ -1,0 +1,51 @@
+"""Memory and time an evaluation cell needs, for the workflow's job resources.
+
+The fast grid search (:mod:`musictransfer.svm_grid`) holds, per worker, the training
+fold's n x n distance and kernel matrices (float64) and libsvm's state: measured peak
+2.25 GB for UrbanSound8K's largest fold (7,900 training clips, one worker), i.e. about
+4.5 n x n float64 matrices. Its time grows with the square of the clips as well:
+about 25 CPU-minutes for an UrbanSound8K cell (8,732 clips), 5 for Ballroom (4,180).
+Both measured on the 2-core development machine (AMD EPYC, KVM), see README.
+
+Standard library only: the Snakefile imports this module in Snakemake's own Python.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+MATRICES_PER_WORKER: float = 4.5
+"""n x n float64 matrices a grid worker holds at its peak (measured, see above)."""
+
+BASE_MEMORY_MB: int = 1000
+"""Interpreter, libraries and the feature matrix."""
+
+CPU_MINUTES_AT_REFERENCE: float = 25.0
+"""CPU time of a cell at :data:`REFERENCE_CLIPS` clips (UrbanSound8K, measured)."""
+
+REFERENCE_CLIPS: int = 8732
+
+TIME_SAFETY: float = 2.0
+"""Headroom over the measured time: a slower node must not hit the job's time limit."""
+
+
+def grid_memory_mb(n_clips: int, workers: int = 1) -> int:
+    """Peak memory (MB) of a grid search over ``n_clips`` clips with ``workers`` workers.
+
+    A fold trains on at most ``n_clips`` clips, so this bounds every fold.
+    """
+    per_worker = MATRICES_PER_WORKER * 8 * n_clips**2 / 1e6
+    return BASE_MEMORY_MB + math.ceil(max(1, workers) * per_worker)
+
+
+def grid_runtime_min(n_clips: int, workers: int = 1) -> int:
+    """Wall-time limit (minutes) of a grid search, with :data:`TIME_SAFETY` headroom."""
+    cpu = CPU_MINUTES_AT_REFERENCE * (n_clips / REFERENCE_CLIPS) ** 2
+    return 5 + math.ceil(TIME_SAFETY * cpu / max(1, workers))
+
+
+def count_rows(csv_path: str | os.PathLike[str]) -> int:
+    """Data rows of a manifest (lines after the header): the clips a cell evaluates."""
+    with open(csv_path, "rb") as f:
+        return max(0, sum(1 for _ in f) - 1)
