@@ -73,10 +73,14 @@ def rules() -> dict[str, dict[str, str]]:
     """{rule: {"env": envs/<file>, "command": CLI sub-command}} from the rule files."""
     out = {}
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
-        for block in re.split(r"\n(?=rule )", smk.read_text()):
-            if not block.startswith("rule "):
+        # Rules may be indented (defined under an `if`, e.g. evaluate with fold_jobs).
+        for block in re.split(r"\n(?=[ \t]*rule )", smk.read_text()):
+            match = re.match(r"[ \t]*rule (\w+):", block)
+            if not match:
                 continue
-            name = re.match(r"rule (\w+):", block).group(1)
+            name = match.group(1)
+            while name in out:  # the same rule name in both branches of an `if`
+                name += "'"
             env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
             command = re.search(r'"(?:\{MT\}|python -m musictransfer) ([\w-]+)', block)
             out[name] = {
@@ -306,7 +310,7 @@ def test_rule_runs_without_the_package_installed(python_without_package, tmp_pat
 
 def test_shell_prefix_puts_src_on_pythonpath():
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    prefix = re.search(r"shell\.prefix\((.+)\)", common).group(1)
+    prefix = re.search(r"shell\.prefix\((.+?)\n?\)\n", common, re.DOTALL).group(1)
     assert "set -euo pipefail" in prefix
     assert "export PYTHONPATH={shlex.quote(SRC)}" in prefix
     assert 'SRC = str(Path(workflow.basedir) / "src")' in common
