@@ -176,6 +176,37 @@ def test_fast_equals_gridsearch_on_released_features(shared_paper, combo):
     assert grid.mean_scores[grid.best_index] == pytest.approx(search.best_score_, abs=1e-9)
 
 
+def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties():
+    """Five overlapping classes in few clips: many clips get tied votes, which libsvm
+    gives to the first class. Our pair-by-pair fits must predict exactly as the
+    multiclass SVC does."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 3))
+    y = rng.integers(0, 5, size=80)  # labels unrelated to X: votes are close
+    splits = list(StratifiedKFold(4).split(X, y))
+    settings = [Setting(s, "rbf", C, g) for s in (True, False) for C in (0.1, 32.0)
+                for g in (2**-3, "auto")]  # fmt: skip
+    grid = fast_grid_search(X, y, splits, settings, is_classifier=True)
+    for i, s in enumerate(settings):
+        pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
+                         ("svm", SVC(kernel="rbf", C=s.C, gamma=s.gamma))])  # fmt: skip
+        ref = cross_val_score(pipe, X, y, cv=splits)
+        np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
+
+
+def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper):
+    """Ten genres (45 class pairs), RBF settings of both scalings on two folds."""
+    X, y = paper_cell(shared_paper, "gtzan_genre", "2", "label")
+    splits = list(StratifiedKFold(10).split(X, y))[:2]
+    settings = [s for s in grid_settings(param_grid()) if s.kernel == "rbf"][::3]
+    grid = fast_grid_search(X, y.astype(str), splits, settings, is_classifier=True, n_jobs=2)
+    for i, s in enumerate(settings):
+        pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
+                         ("svm", SVC(kernel="rbf", C=s.C, gamma=s.gamma))])  # fmt: skip
+        ref = cross_val_score(pipe, X, y.astype(str), cv=splits)
+        np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
+
+
 def test_gtzan_genre_reproduces_the_paper(shared_paper):
     """Plain GridSearchCV gives 0.898 here (paper: 89.8%, README of the shared files)."""
     X, y = paper_cell(shared_paper, "gtzan_genre", "12345", "label")
