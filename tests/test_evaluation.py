@@ -207,6 +207,22 @@ def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper):
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
 
 
+def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper):
+    """GTZAN genre MFCC, unscaled linear fits: some class pairs exceed libsvm's budget
+    and go to the interior-point solver, the others stay libsvm's. Within one clip per
+    fold of plain SVC."""
+    X, y = paper_cell(shared_paper, "gtzan_genre", "mfcc", "label")
+    y = y.astype(str)
+    splits = list(StratifiedKFold(10).split(X, y))[:2]
+    settings = [Setting(False, "linear", C) for C in (2.0, 32.0)]
+    grid = fast_grid_search(X, y, splits, settings, is_classifier=True, n_jobs=2)
+    assert (grid.solvers == "ipm").any()  # the case under test
+    for i, s in enumerate(settings):
+        ref = cross_val_score(SVC(kernel="linear", C=s.C), X, y, cv=splits)
+        n_test = np.array([len(t) for _, t in splits])
+        assert (np.abs(grid.scores[i] - ref) * n_test).max() <= 1 + 1e-9
+
+
 def test_gtzan_genre_reproduces_the_paper(shared_paper):
     """Plain GridSearchCV gives 0.898 here (paper: 89.8%, README of the shared files)."""
     X, y = paper_cell(shared_paper, "gtzan_genre", "12345", "label")

@@ -17,14 +17,15 @@ What this module does instead, per (fold, scaling):
    (``SVC/SVR(kernel='precomputed')``), on kernel values equal to libsvm's own up to
    the last bits of floating-point rounding. The 4 C values share the kernel matrix.
    Multiclass problems are fitted one class pair at a time, as libsvm's one-vs-one
-   does internally, each on its own contiguous kernel block (:func:`_rbf_one_vs_one`).
+   does internally, each on its own contiguous kernel block (:func:`_one_vs_one`).
 3. Linear kernel: libsvm on the precomputed Gram matrix ``X X'``, with an iteration
    budget. A fit that exhausts it (the pathological ones) is solved instead by
    :func:`solve_box_qp`, an exact interior-point solver of the same dual problem that
    exploits the low rank of the linear kernel (n clips x d <= 280 features). libsvm
    stops at a KKT violation of 1e-3; the interior-point solution is the optimum to
    ~1e-10, so the two can disagree on clips whose decision value is within libsvm's
-   tolerance of the boundary. The tests measure that on real cells.
+   tolerance of the boundary. The tests measure that on real cells. For multiclass
+   problems budget and switch apply per class pair (see item 2).
 4. Score with the estimator's own scorer (accuracy or r2) and pick the best setting
    exactly as ``GridSearchCV`` does: the mean over folds (``np.average``), first
    setting among ties in ``ParameterGrid`` order.
@@ -405,12 +406,12 @@ def _fit_fold(
     X_tr = np.ascontiguousarray(X_tr, dtype=np.float64)
     X_te = np.ascontiguousarray(X_te, dtype=np.float64)
     y_tr, y_te = y[train], y[test]
+    if is_classifier and len(np.unique(y_tr)) > 2:
+        return _one_vs_one(X_tr, y_tr, X_te, y_te, settings, X.shape[1], linear_solver)
     out: list[tuple[int, float, str]] = []
     rbf = [(i, s) for i, s in settings if s.kernel == "rbf"]
     linear = [(i, s) for i, s in settings if s.kernel == "linear"]
-    if rbf and is_classifier and len(np.unique(y_tr)) > 2:
-        out += _rbf_one_vs_one(X_tr, y_tr, X_te, y_te, rbf, X.shape[1])
-    elif rbf:
+    if rbf:
         gammas = _unique([s.gamma_value(X.shape[1]) for _, s in rbf])
         # Passed unnamed, so that the generator frees the distances (n x n: 500 MB for
         # UrbanSound8K) as soon as the kernels exist.
@@ -432,50 +433,73 @@ def _fit_fold(
     return out
 
 
-def _rbf_one_vs_one(
+def _one_vs_one(
     X_tr: np.ndarray,
     y_tr: np.ndarray,
     X_te: np.ndarray,
     y_te: np.ndarray,
-    rbf: list[tuple[int, Setting]],
+    settings: list[tuple[int, Setting]],
     n_features: int,
+    linear_solver: str,
 ) -> list[tuple[int, float, str]]:
-    """Multiclass RBF settings, fitted one class pair at a time: libsvm's own one-vs-one.
+    """A multiclass fold, fitted one class pair at a time: libsvm's own one-vs-one.
 
     libsvm trains a multiclass SVC as one binary problem per class pair (i < j), on the
     clips of class i (label +1) then class j, each in their original order, and predicts
     by votes (decision > 0 votes for i; the first class with most votes wins). Doing the
-    same here gives every pair its own contiguous kernel block: libsvm on a
-    ``precomputed`` multiclass problem instead reads each pair's kernel values scattered
-    across rows of the full n x n matrix, and its solver runs about a third slower
-    (UrbanSound8K). The binary problems, and so the predictions, are those of the
-    multiclass fit: same clips, same order, same kernel values, same solver.
+    same here changes what each pair costs, not what it computes:
 
-    Memory: the full distance matrix plus one pair's blocks, instead of the distances
-    plus the full kernel matrix.
+    - every pair gets its own contiguous kernel block. On a ``precomputed`` multiclass
+      problem libsvm reads each pair's kernel values scattered across rows of the full
+      n x n matrix, and its solver runs about a third slower (UrbanSound8K);
+    - a linear fit's iteration budget, and the switch to the interior-point solver,
+      apply to the pair that needs it (the problem libsvm actually solves), not to all
+      pairs of the fit at once.
+
+    Pairs solved by libsvm are the very binary problems of the multiclass fit (same
+    clips, same order, same kernel values, same solver), so their votes are libsvm's.
+    Memory: the distance matrix plus one pair's blocks, not the full kernel matrix too.
     """
     classes = np.unique(y_tr)
-    gammas = _unique([s.gamma_value(n_features) for _, s in rbf])
-    D_tr = squared_distances(X_tr)
-    D_te = _sq_diff_distances(X_te, X_tr)
     members = [np.flatnonzero(y_tr == c) for c in classes]
-    votes = {i: np.zeros((len(y_te), len(classes)), dtype=np.int32) for i, _ in rbf}
+    rbf = [(i, s) for i, s in settings if s.kernel == "rbf"]
+    linear = [(i, s) for i, s in settings if s.kernel == "linear"]
+    gammas = _unique([s.gamma_value(n_features) for _, s in rbf])
+    if rbf:
+        D_tr = squared_distances(X_tr)
+        D_te = _sq_diff_distances(X_te, X_tr)
+    votes = {i: np.zeros((len(y_te), len(classes)), dtype=np.int32) for i, _ in settings}
+    solvers = dict.fromkeys(votes, "libsvm")
     for a in range(len(classes)):
         for b in range(a + 1, len(classes)):
             pair = np.concatenate([members[a], members[b]])
-            # Both blocks C-ordered: libsvm's predict would copy an F-ordered one per fit.
-            blocks = (D_tr[np.ix_(pair, pair)], np.ascontiguousarray(D_te[:, pair]))
-            for gamma, (K_tr, K_te) in rbf_kernels(blocks, gammas):
-                for i, s in rbf:
-                    if s.gamma_value(n_features) != gamma:
-                        continue
-                    model = _libsvm(True, s.C).fit(K_tr, y_tr[pair])
-                    for_a = model.predict(K_te) == classes[a]
-                    votes[i][for_a, a] += 1
-                    votes[i][~for_a, b] += 1
+            y_pair = y_tr[pair]
+
+            def vote(i: int, pred: np.ndarray, a: int = a, b: int = b) -> None:
+                for_a = pred == classes[a]
+                votes[i][for_a, a] += 1
+                votes[i][~for_a, b] += 1
+
+            if rbf:
+                # Both blocks C-ordered: libsvm's predict would copy an F-ordered one.
+                blocks = (D_tr[np.ix_(pair, pair)], np.ascontiguousarray(D_te[:, pair]))
+                for gamma, (K_tr, K_te) in rbf_kernels(blocks, gammas):
+                    for i, s in rbf:
+                        if s.gamma_value(n_features) == gamma:
+                            vote(i, _libsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
+            if linear:
+                X_pair = X_tr[pair]
+                G_tr, G_te = X_pair @ X_pair.T, X_te @ X_pair.T
+                for i, s in linear:
+                    pred, solver = _fit_linear(
+                        True, s.C, X_pair, y_pair, X_te, G_tr, G_te, linear_solver
+                    )
+                    vote(i, pred)
+                    if solver == "ipm":
+                        solvers[i] = "ipm"
     # np.argmax takes the first maximum: libsvm's tie rule.
     return [
-        (i, _score(True, y_te, classes[np.argmax(v, axis=1)]), "libsvm") for i, v in votes.items()
+        (i, _score(True, y_te, classes[np.argmax(v, axis=1)]), solvers[i]) for i, v in votes.items()
     ]
 
 
