@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
 from musictransfer import constants as c
+from musictransfer import svm_grid
 from musictransfer.config import CVSpec, TaskSpec
 from musictransfer.datasets.paper import load_released
 from musictransfer.errors import ConfigError
@@ -176,7 +177,14 @@ def test_fast_equals_gridsearch_on_released_features(shared_paper, combo):
     assert grid.mean_scores[grid.best_index] == pytest.approx(search.best_score_, abs=1e-9)
 
 
-def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties():
+@pytest.fixture
+def pair_by_pair(monkeypatch):
+    """Fit every multiclass fold pair by pair, whatever its size (in this process:
+    the tests using it run with n_jobs=1)."""
+    monkeypatch.setattr(svm_grid, "ONE_VS_ONE_MIN_PAIR_CLIPS", 0)
+
+
+def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties(pair_by_pair):
     """Five overlapping classes in few clips: many clips get tied votes, which libsvm
     gives to the first class. Our pair-by-pair fits must predict exactly as the
     multiclass SVC does."""
@@ -194,12 +202,12 @@ def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties():
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
 
 
-def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper):
+def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper, pair_by_pair):
     """Ten genres (45 class pairs), RBF settings of both scalings on two folds."""
     X, y = paper_cell(shared_paper, "gtzan_genre", "2", "label")
     splits = list(StratifiedKFold(10).split(X, y))[:2]
     settings = [s for s in grid_settings(param_grid()) if s.kernel == "rbf"][::3]
-    grid = fast_grid_search(X, y.astype(str), splits, settings, is_classifier=True, n_jobs=2)
+    grid = fast_grid_search(X, y.astype(str), splits, settings, is_classifier=True)
     for i, s in enumerate(settings):
         pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
                          ("svm", SVC(kernel="rbf", C=s.C, gamma=s.gamma))])  # fmt: skip
@@ -207,7 +215,7 @@ def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper):
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
 
 
-def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper):
+def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper, pair_by_pair):
     """GTZAN genre MFCC, unscaled linear fits: some class pairs exceed libsvm's budget
     and go to the interior-point solver, the others stay libsvm's. Within one clip per
     fold of plain SVC."""
@@ -215,7 +223,7 @@ def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper):
     y = y.astype(str)
     splits = list(StratifiedKFold(10).split(X, y))[:2]
     settings = [Setting(False, "linear", C) for C in (2.0, 32.0)]
-    grid = fast_grid_search(X, y, splits, settings, is_classifier=True, n_jobs=2)
+    grid = fast_grid_search(X, y, splits, settings, is_classifier=True)
     assert (grid.solvers == "ipm").any()  # the case under test
     for i, s in enumerate(settings):
         ref = cross_val_score(SVC(kernel="linear", C=s.C), X, y, cv=splits)
