@@ -168,6 +168,7 @@ def _convnet_features(
     import torch
     from tqdm import tqdm
 
+    from musictransfer.model import ieee_float32
     from musictransfer.training import BN_CALIBRATE, build_model, read_model_file
 
     if batch_size < 1:
@@ -175,23 +176,24 @@ def _convnet_features(
     payload = read_model_file(model_path)
     device = _device()
     model = build_model(payload).to(device).eval()
-    if payload["bn_statistics"] == BN_CALIBRATE:
-        calibrate_batchnorm(
-            model, _batches(load, min(n, CALIBRATION_CLIPS), CALIBRATION_BATCH, device)
-        )
     rows = []
-    with torch.inference_mode():
-        bar = tqdm(
-            total=n,
-            desc=f"features {Path(model_path).stem}",
-            disable=not progress,
-            # In a log file (no terminal) one line every 30 s rather than a stream.
-            mininterval=0.1 if sys.stderr.isatty() else 30.0,
-        )
-        for batch in _batches(load, n, batch_size, device):
-            rows.append(model.layer_features(batch).float().cpu().numpy())
-            bar.update(len(batch))
-        bar.close()
+    with ieee_float32():
+        if payload["bn_statistics"] == BN_CALIBRATE:
+            calibrate_batchnorm(
+                model, _batches(load, min(n, CALIBRATION_CLIPS), CALIBRATION_BATCH, device)
+            )
+        with torch.inference_mode():
+            bar = tqdm(
+                total=n,
+                desc=f"features {Path(model_path).stem}",
+                disable=not progress,
+                # In a log file (no terminal) one line every 30 s rather than a stream.
+                mininterval=0.1 if sys.stderr.isatty() else 30.0,
+            )
+            for batch in _batches(load, n, batch_size, device):
+                rows.append(model.layer_features(batch).float().cpu().numpy())
+                bar.update(len(batch))
+            bar.close()
     return np.concatenate(rows).astype(np.float32)
 
 
@@ -206,7 +208,8 @@ def extract_convnet(
     """The convnet feature (160 values) of every clip of a prepared dataset.
 
     Runs in eval mode under ``torch.inference_mode`` on the GPU when there is one, in
-    float32 (extraction is cheap next to training, and exact features are worth more).
+    IEEE float32, TF32 off (extraction is cheap next to training, and features that do
+    not depend on the machine are worth more; see :func:`musictransfer.model.ieee_float32`).
     A random convnet (``bn_statistics: calibrate``) first has its BatchNorm statistics
     set from the dataset's first clips (:func:`calibrate_batchnorm`).
 

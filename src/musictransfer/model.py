@@ -18,6 +18,9 @@ statistics at inference, batch-global dB reference); reproducing that is the con
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -36,6 +39,25 @@ from musictransfer.constants import (
     POOL_SIZES,
     SAMPLE_RATE,
 )
+
+
+@contextlib.contextmanager
+def ieee_float32() -> Iterator[None]:
+    """Run CUDA float32 convolutions and matrix products in full IEEE precision.
+
+    On Ampere and later GPUs cuDNN computes float32 convolutions in TF32 by default (a
+    10-bit mantissa), so features extracted on a GPU would differ from the CPU's by
+    about 1e-3 relative, and a dataset's SVM scores would depend on which machine
+    extracted it. Extraction costs little next to training, so it runs exact; training
+    keeps its mixed precision. Usable as a decorator; restores the previous settings.
+    """
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    conv.fp32_precision = matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
 
 
 class LogMelSpectrogram(nn.Module):

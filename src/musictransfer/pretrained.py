@@ -67,7 +67,7 @@ from musictransfer.constants import (
     POOL_SIZES,
 )
 from musictransfer.errors import ConfigError, DownloadError, MusicTransferError
-from musictransfer.model import ConvNet
+from musictransfer.model import ConvNet, ieee_float32
 
 PathLike = str | os.PathLike[str]
 
@@ -382,6 +382,7 @@ class _Moments:
 
 
 @torch.no_grad()
+@ieee_float32()
 def compute_statistics(
     model: ConvNet,
     chunks: Callable[[], Iterator[Tensor]],
@@ -637,6 +638,7 @@ def _forward(model: ConvNet, wave: Tensor) -> tuple[Tensor, Tensor]:
     return feats, probs
 
 
+@ieee_float32()
 def extract(
     model: ConvNet,
     load: Callable[[int], np.ndarray],
