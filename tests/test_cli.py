@@ -92,3 +92,44 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
     # A missing part is an error naming the cell, and writes nothing.
     assert main(["merge-folds", *parts[:2], *cell, "-o", str(tmp_path / "bad.json")]) == 2
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, capsys):
+    """`evaluate --combo A B C -o a b c` (batch_cells) writes what three jobs would."""
+    import json
+
+    from musictransfer.features import save_features
+
+    rng = np.random.default_rng(1)
+    conv = rng.normal(size=(36, 160)).astype(np.float32)
+    mfcc = rng.normal(size=(36, 120)).astype(np.float32)
+    ids = [f"c{i}" for i in range(36)]
+    labels = np.where(conv[:, 40] + mfcc[:, 0] + 0.5 * rng.normal(size=36) > 0, "a", "b")
+    save_features(tmp_path / "f.npz", conv, ids, extractor="tagger-x")
+    save_features(tmp_path / "m.npz", mfcc, ids, extractor="mfcc")
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "m.csv", index=False)
+    spec = json.dumps(
+        {"name": "t", "dataset": "d", "type": "classification", "target": "label",
+         "cv": {"scheme": "stratified_kfold", "n_splits": 3}}
+    )  # fmt: skip
+    files = ["--manifest", str(tmp_path / "m.csv"), "--features", str(tmp_path / "f.npz"),
+             "--mfcc", str(tmp_path / "m.npz")]  # fmt: skip
+    head = ["evaluate", "--task", spec, "--extractor", "tagger-x", *files]
+    combos = ["2", "mfcc", "mfcc+12345"]
+    batch = [tmp_path / f"batch-{c}.json" for c in combos]
+    assert main([*head, "--combo", *combos, "-o", *map(str, batch)]) == 0
+    for combo, path in zip(combos, batch, strict=True):
+        single = tmp_path / f"single-{combo}.json"
+        assert main([*head, "--combo", combo, "-o", str(single)]) == 0
+        ours, alone = json.loads(path.read_text()), json.loads(single.read_text())
+        assert ours["combo"] == combo
+        for key in ("score", "fold_scores", "best_params", "n_clips", "n_features"):
+            assert ours[key] == alone[key], (combo, key)
+    assert json.loads(batch[2].read_text())["n_features"] == 280
+    # As many files as combinations, and a fold part is of one cell only.
+    assert main([*head, "--combo", "1", "2", "-o", str(tmp_path / "x.json")]) == 2
+    assert "2 --combo values but 1 -o files" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    two = [str(tmp_path / "y1.json"), str(tmp_path / "y2.json")]
+    assert main([*head, "--combo", "1", "2", "--fold-part", "0/2", "-o", *two]) == 2
+    assert "single --combo" in capsys.readouterr().err

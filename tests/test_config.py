@@ -90,3 +90,13 @@ def test_load_config_errors(tmp_path):
     bad.write_text("experiment: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml is not valid YAML"):
         load_config(bad)
+
+
+def test_batch_cells_from_the_experiment_or_the_top_level_key(config):
+    assert resolve_experiment(config).batch_cells is True  # the demo batches its cells
+    assert resolve_experiment(config, "paper_features").batch_cells is False
+    assert resolve_experiment({**config, "batch_cells": False}).batch_cells is False
+    assert resolve_experiment({**config, "batch_cells": True}, "paper_features").batch_cells
+    with pytest.raises(ConfigError, match="fold_jobs=4 cannot be combined"):
+        resolve_experiment({**config, "fold_jobs": 4})
+    assert not resolve_experiment({**config, "fold_jobs": 4, "batch_cells": False}).batch_cells

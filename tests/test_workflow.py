@@ -36,14 +36,37 @@ def test_dry_run_covers_every_stage(repo, tmp_path):
         "extract_mfcc", "evaluate", "aggregate", "plot", "write_report",
     ):  # fmt: skip
         assert rule in out.stdout, rule
-    assert "evaluate             448" in out.stdout or " 448" in out.stdout
+    # The demo batches its cells: 7 tasks x 2 extractors jobs of the 31 convnet
+    # combinations, and the tagger's 2 MFCC baselines one job per cell (7 x 2).
+    assert re.search(r"\bevaluate_batch\s+14\b", out.stdout)
+    assert re.search(r"\bevaluate\s+14\b", out.stdout)
+
+
+def test_one_job_per_cell_without_batching(repo, tmp_path):
+    out = snakemake(repo, "-n", "--config", f"results={tmp_path}", "batch_cells=False")
+    assert re.search(r"\bevaluate\s+448\b", out.stdout)
+    assert "evaluate_batch" not in out.stdout
+
+
+def test_a_batched_cell_is_targeted_alone(repo, tmp_path):
+    """Targeting one cell runs its (task, extractor) batch and nothing of other tasks."""
+    cell = f"{tmp_path}/demo/scores/genre/random/12.json"
+    out = snakemake(repo, "-n", cell, "--config", f"results={tmp_path}")
+    assert re.search(r"\bevaluate_batch\s+1\b", out.stdout)
+    assert "train_tagger" not in out.stdout
+    assert cell in out.stdout
 
 
 def test_fold_jobs_split_every_cell(repo, tmp_path):
     """Config fold_jobs=N: N fold jobs per cell, merged by `evaluate` into the same file."""
-    out = snakemake(repo, "-n", "--config", f"results={tmp_path}", "fold_jobs=2")
+    config = ["--config", f"results={tmp_path}", "fold_jobs=2", "batch_cells=False"]
+    out = snakemake(repo, "-n", *config)
     assert re.search(r"\bevaluate_folds\s+896\b", out.stdout)
     assert re.search(r"\bevaluate\s+448\b", out.stdout)
+    # Batching and splitting together is refused, naming both keys.
+    out = snakemake(repo, "-n", "--config", f"results={tmp_path}", "fold_jobs=2", check=False)
+    assert out.returncode != 0
+    assert "batch_cells" in out.stderr + out.stdout and "fold_jobs=2" in out.stderr + out.stdout
 
 
 def test_unknown_experiment_fails_clearly(repo, tmp_path):
@@ -66,8 +89,8 @@ def test_end_to_end_reduced_demo(demo_run):
     root, _ = demo_run
     scores = pd.read_csv(root / "tables" / "scores.csv")
     assert {"task", "extractor", "combo", "metric", "score", "best_params"} <= set(scores.columns)
-    # 7 tasks x (4 combos of the tagger + 1 of the random convnet).
-    assert len(scores) == 7 * 5
+    # 7 tasks x (4 combos of the tagger + 2 of the random convnet).
+    assert len(scores) == 7 * 6
     assert set(scores["extractor"]) == {"tagger-demo_tags", "random"}
     assert scores["score"].notna().all()
     acc = scores[scores["metric"] == "accuracy"]["score"]
@@ -87,7 +110,11 @@ def test_end_to_end_reduced_demo(demo_run):
     for name in ("summary.png", "genre.png", "emotion_valence.png"):
         assert (root / "figures" / name).stat().st_size > 1000
     assert "genre" in (root / "report.md").read_text()
-    for rule in ("prepare_audio", "train_tagger", "evaluate"):
+    # '1' and '12345' (both extractors have them) were evaluated in batches, the MFCC
+    # cells one job each.
+    assert len(list((root / "benchmarks" / "evaluate_batch").rglob("*.tsv"))) == 7 * 2
+    assert len(list((root / "benchmarks" / "evaluate").rglob("*.tsv"))) == 7 * 2
+    for rule in ("prepare_audio", "train_tagger", "evaluate", "evaluate_batch"):
         assert any((root / "logs" / rule).rglob("*.log")), rule
         assert any((root / "benchmarks" / rule).rglob("*.tsv")), rule
 

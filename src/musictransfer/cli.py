@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from musictransfer import __version__
-from musictransfer.errors import MusicTransferError
+from musictransfer.errors import ConfigError, MusicTransferError
 
 Handler = Callable[[argparse.Namespace], None]
 
@@ -219,20 +219,26 @@ def cmd_choi2017_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    """Run the SVM grid search for one (task, extractor, combination) cell."""
-    from musictransfer.pipeline import evaluate_cell_files
+    """Run the SVM grid search of one (task, extractor, combination) cell, or of several."""
+    from musictransfer.pipeline import evaluate_cell_files, evaluate_cells_files
 
-    evaluate_cell_files(
-        task=args.task,
-        extractor=args.extractor,
-        combo=args.combo,
-        manifest=args.manifest,
-        convnet=args.features,
-        mfcc=args.mfcc,
-        out=args.out,
-        threads=args.threads,
-        fold_part=args.fold_part,
-    )
+    if len(args.combo) != len(args.out):
+        raise ConfigError(
+            f"{len(args.combo)} --combo values but {len(args.out)} -o files",
+            "give one output file per combination, in the same order",
+        )
+    files = {"manifest": args.manifest, "convnet": args.features, "mfcc": args.mfcc}
+    if len(args.combo) == 1:
+        evaluate_cell_files(
+            args.task, args.extractor, args.combo[0], **files, out=args.out[0],
+            threads=args.threads, fold_part=args.fold_part,
+        )  # fmt: skip
+    elif args.fold_part is not None:
+        raise ConfigError("--fold-part splits one cell: give a single --combo with it")
+    else:
+        evaluate_cells_files(
+            args.task, args.extractor, args.combo, **files, outs=args.out, threads=args.threads
+        )
 
 
 def cmd_merge_folds(args: argparse.Namespace) -> None:
@@ -449,14 +455,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
     p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
 
-    p = add("evaluate", cmd_evaluate, "SVM grid search for one (task, extractor, combo) cell")
+    p = add("evaluate", cmd_evaluate, "SVM grid search of (task, extractor, combo) cells")
     p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")
     p.add_argument("--extractor", required=True)
-    p.add_argument("--combo", required=True)
+    p.add_argument("--combo", required=True, nargs="+", help="one or more combinations")
     p.add_argument("--manifest", required=True, type=Path, help="prepared manifest (labels)")
     p.add_argument("--features", type=Path, help="convnet feature file")
     p.add_argument("--mfcc", type=Path, help="MFCC feature file")
-    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument(
+        "-o", "--out", required=True, type=Path, nargs="+", help="one JSON file per --combo"
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument(
         "--fold-part",

@@ -73,6 +73,7 @@ class Experiment:
     extractors: dict[str, tuple[str, ...]]
     mirror: Path | None = None
     datasets: tuple[str, ...] = field(default=())
+    batch_cells: bool = False
 
     @property
     def root(self) -> Path:
@@ -205,6 +206,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         extractors[extractor] = expand_combos(combos, f"{where}.extractors.{extractor}")
     datasets = tuple(dict.fromkeys([*raw.get("sources", []), *(t.dataset for t in tasks.values())]))
     mirror = config.get("mirror")
+    batch_cells = _batch_cells(config, raw, where)
     return Experiment(
         name=name,
         results=Path(config.get("results", "results")),
@@ -213,4 +215,24 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         extractors=extractors,
         mirror=Path(mirror) if mirror else None,
         datasets=datasets,
+        batch_cells=batch_cells,
     )
+
+
+def _batch_cells(config: dict[str, Any], raw: dict[str, Any], where: str) -> bool:
+    """Whether to run one evaluation job per (task, extractor) rather than per cell.
+
+    The top-level key ``batch_cells`` (true/false) overrides the experiment's own. Batching
+    and ``fold_jobs > 1`` pull in opposite directions (fewer, bigger jobs vs more, smaller
+    ones), so asking for both is an error rather than a silent choice.
+    """
+    batch = config.get("batch_cells")
+    if batch is None:
+        batch = raw.get("batch_cells", False)
+    if batch and int(config.get("fold_jobs", 1)) > 1:
+        raise ConfigError(
+            f"batch_cells (from {'the config' if config.get('batch_cells') else where}) "
+            f"and fold_jobs={config['fold_jobs']} cannot be combined",
+            "set batch_cells=false to split cells by fold, or fold_jobs=1 to batch them",
+        )
+    return bool(batch)

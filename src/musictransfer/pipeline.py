@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from musictransfer.config import CVSpec, TaskSpec
@@ -72,6 +73,38 @@ def evaluate_cell_files(
         data = evaluate_fold_part(X, y, spec, part, n_parts, groups=groups, n_jobs=threads)
     write_json(out, data)
     return data
+
+
+def evaluate_cells_files(
+    task: dict[str, Any] | TaskSpec,
+    extractor: str,
+    combos: Sequence[str],
+    manifest: PathLike,
+    convnet: PathLike | None,
+    mfcc: PathLike | None,
+    outs: Sequence[PathLike],
+    threads: int = 1,
+) -> list[dict[str, Any]]:
+    """Evaluate several cells of one (task, extractor) in one process, one file each.
+
+    A demo-sized cell's grid search takes about a second, less than starting a Python
+    process that imports scikit-learn; batching the cells of a (task, extractor) into one
+    job (config ``batch_cells``) pays that start-up once. Each cell is loaded, searched
+    and written exactly as :func:`evaluate_cell_files` does it, one after the other.
+    """
+    if len(combos) != len(outs) or not combos:
+        raise ConfigError(
+            f"{len(combos)} combinations but {len(outs)} output files",
+            "give one output file per combination, in the same order",
+        )
+    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    results = []
+    for combo, out in zip(combos, outs, strict=True):
+        X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
+        data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+        write_json(out, data)
+        results.append(data)
+    return results
 
 
 def merge_cell_files(

@@ -128,6 +128,36 @@ def cell_inputs(wildcards):
     return inputs
 
 
+def batch_cells_combos():
+    """Combinations evaluated together per (task, extractor) when batch_cells is on.
+
+    A rule's outputs cannot depend on a wildcard, so the batch holds the combinations
+    every extractor of the experiment has (the demo's 31 convnet ones); any others
+    (the MFCC baselines) stay one job per cell.
+    """
+    if not EXP.batch_cells:
+        return []
+    common = set.intersection(*(set(c) for c in EXP.extractors.values()))
+    return [c for c in next(iter(EXP.extractors.values())) if c in common]
+
+
+def batch_inputs(wildcards):
+    """Feature files and labels of a batch: what its cells need together."""
+    dataset = EXP.tasks[wildcards.task].dataset
+    combos = batch_cells_combos()
+    inputs = {"manifest": labels_manifest(dataset)}
+    if any(c != "mfcc" for c in combos):
+        inputs["features"] = convnet_features(wildcards.extractor, dataset)
+    if any(c.startswith("mfcc") for c in combos):
+        inputs["mfcc"] = mfcc_features(dataset)
+    return inputs
+
+
+def batch_runtime(wildcards, input, threads):
+    """Time limit (minutes) of a batch: its cells one after the other."""
+    return len(batch_cells_combos()) * cell_runtime(wildcards, input, threads)
+
+
 def cell_mem_mb(wildcards, input, threads):
     """Memory of an evaluation job: grows with the square of the dataset's clips."""
     return grid_memory_mb(count_rows(input.manifest), threads)

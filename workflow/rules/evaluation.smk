@@ -1,3 +1,36 @@
+if batch_cells_combos():
+
+    ruleorder: evaluate_batch > evaluate
+
+    rule evaluate_batch:
+        """The cells of one (task, extractor) in one job (config batch_cells), a file each."""
+        input:
+            unpack(batch_inputs),
+        output:
+            expand(
+                f"{R}/scores/{{{{task}}}}/{{{{extractor}}}}/{{combo}}.json",
+                combo=batch_cells_combos(),
+            ),
+        log:
+            f"{R}/logs/evaluate_batch/{{task}}/{{extractor}}.log",
+        benchmark:
+            f"{R}/benchmarks/evaluate_batch/{{task}}/{{extractor}}.tsv"
+        conda:
+            "../../envs/evaluation.yaml"
+        threads: 1
+        resources:
+            mem_mb=cell_mem_mb,
+            runtime=batch_runtime,
+        params:
+            task=lambda w: task_json(w.task),
+            features=cell_feature_args,
+            combos=" ".join(batch_cells_combos()),
+        shell:
+            "python -m musictransfer evaluate --task '{params.task}' --extractor {wildcards.extractor} "
+            "--combo {params.combos} --manifest {input.manifest} {params.features} "
+            "-o {output} --threads {threads} > {log} 2>&1"
+
+
 if config.get("fold_jobs", 1) == 1:
 
     rule evaluate:
