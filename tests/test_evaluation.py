@@ -184,6 +184,15 @@ def pair_by_pair(monkeypatch):
     monkeypatch.setattr(svm_grid, "ONE_VS_ONE_MIN_PAIR_CLIPS", 0)
 
 
+def plain_pipeline(setting: Setting, estimator: type[SVC] | type[SVR]) -> Pipeline:
+    """The authors' pipeline for one grid setting, in plain scikit-learn (the reference)."""
+    params = {"kernel": setting.kernel, "C": setting.C}
+    if setting.kernel == "rbf":
+        params["gamma"] = setting.gamma
+    scaler = StandardScaler() if setting.scale else "passthrough"
+    return Pipeline([("scaler", scaler), ("svm", estimator(**params))])
+
+
 def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties(pair_by_pair):
     """Five overlapping classes in few clips: many clips get tied votes, which libsvm
     gives to the first class. Our pair-by-pair fits must predict exactly as the
@@ -196,9 +205,7 @@ def test_one_vs_one_rbf_equals_libsvm_multiclass_with_ties(pair_by_pair):
                 for g in (2**-3, "auto")]  # fmt: skip
     grid = fast_grid_search(X, y, splits, settings, is_classifier=True)
     for i, s in enumerate(settings):
-        pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
-                         ("svm", SVC(kernel="rbf", C=s.C, gamma=s.gamma))])  # fmt: skip
-        ref = cross_val_score(pipe, X, y, cv=splits)
+        ref = cross_val_score(plain_pipeline(s, SVC), X, y, cv=splits)
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
 
 
@@ -209,9 +216,7 @@ def test_one_vs_one_rbf_equals_plain_svc_on_gtzan(shared_paper, pair_by_pair):
     settings = [s for s in grid_settings(param_grid()) if s.kernel == "rbf"][::3]
     grid = fast_grid_search(X, y.astype(str), splits, settings, is_classifier=True)
     for i, s in enumerate(settings):
-        pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
-                         ("svm", SVC(kernel="rbf", C=s.C, gamma=s.gamma))])  # fmt: skip
-        ref = cross_val_score(pipe, X, y.astype(str), cv=splits)
+        ref = cross_val_score(plain_pipeline(s, SVC), X, y.astype(str), cv=splits)
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=1e-9)
 
 
@@ -249,7 +254,5 @@ def test_pathological_linear_fits_within_tolerance(shared_paper):
     grid = fast_grid_search(X, y, splits, settings, is_classifier=False, n_jobs=2)
     assert (grid.solvers == "ipm").all()  # beyond libsvm's budget: the case under test
     for i, s in enumerate(settings):
-        pipe = Pipeline([("scaler", StandardScaler() if s.scale else "passthrough"),
-                         ("svm", SVR(kernel="linear", C=s.C))])  # fmt: skip
-        ref = cross_val_score(pipe, X, y, cv=splits)
+        ref = cross_val_score(plain_pipeline(s, SVR), X, y, cv=splits)
         np.testing.assert_allclose(grid.scores[i], ref, rtol=0, atol=IPM_R2_TOL)

@@ -150,10 +150,14 @@ def load_profile(repo: Path, path: Path) -> dict:
     return yaml.safe_load((repo / path).read_text())
 
 
+def rules_text(repo: Path) -> str:
+    """Every rule file of the workflow, joined."""
+    return "\n".join(p.read_text() for p in sorted((repo / "workflow/rules").glob("*.smk")))
+
+
 def rule_names(repo: Path) -> set[str]:
-    text = "\n".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
     # Rules may be defined inside an `if` block (paper.smk): strip indentation.
-    lines = (line.strip() for line in text.splitlines())
+    lines = (line.strip() for line in rules_text(repo).splitlines())
     return {line.split()[1].rstrip(":") for line in lines if line.startswith("rule ")}
 
 
@@ -182,8 +186,7 @@ def test_slurm_profile_threads_match_cpus(repo):
 
 def rule_resources(repo: Path, rule: str) -> set[str]:
     """The resource names a rule declares in its `resources:` directive."""
-    text = "\n".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
-    block = re.split(r"\n\s*rule ", text.split(f"rule {rule}:")[1])[0]
+    block = re.split(r"\n\s*rule ", rules_text(repo).split(f"rule {rule}:")[1])[0]
     declared = block.split("resources:")[1] if "resources:" in block else ""
     declared = re.split(r"\n\s+\w+:\s*\n", declared)[0]  # up to the next directive
     return set(re.findall(r"^\s+(\w+)=", declared, flags=re.M))

@@ -418,19 +418,16 @@ def _fit_fold(
     if n_classes > 2 and 2 * len(y_tr) / n_classes >= ONE_VS_ONE_MIN_PAIR_CLIPS:
         return _one_vs_one(X_tr, y_tr, X_te, y_te, settings, X.shape[1], linear_solver)
     out: list[tuple[int, float, str]] = []
-    rbf = [(i, s) for i, s in settings if s.kernel == "rbf"]
-    linear = [(i, s) for i, s in settings if s.kernel == "linear"]
+    rbf, linear = _by_kernel(settings)
     if rbf:
-        gammas = _unique([s.gamma_value(X.shape[1]) for _, s in rbf])
         # Passed unnamed, so that the generator frees the distances (n x n: 500 MB for
         # UrbanSound8K) as soon as the kernels exist.
-        kernels = rbf_kernels((squared_distances(X_tr), _sq_diff_distances(X_te, X_tr)), gammas)
-        for gamma, (K_tr, K_te) in kernels:
-            for i, s in rbf:
-                if s.gamma_value(X.shape[1]) != gamma:
-                    continue
-                model = _libsvm(is_classifier, s.C).fit(K_tr, y_tr)
-                out.append((i, _score(is_classifier, y_te, model.predict(K_te)), "libsvm"))
+        fits = _rbf_settings(
+            (squared_distances(X_tr), _sq_diff_distances(X_te, X_tr)), rbf, X.shape[1]
+        )
+        for i, s, K_tr, K_te in fits:
+            model = _libsvm(is_classifier, s.C).fit(K_tr, y_tr)
+            out.append((i, _score(is_classifier, y_te, model.predict(K_te)), "libsvm"))
     if linear:
         G_tr = X_tr @ X_tr.T
         G_te = X_te @ X_tr.T
@@ -471,9 +468,7 @@ def _one_vs_one(
     """
     classes = np.unique(y_tr)
     members = [np.flatnonzero(y_tr == c) for c in classes]
-    rbf = [(i, s) for i, s in settings if s.kernel == "rbf"]
-    linear = [(i, s) for i, s in settings if s.kernel == "linear"]
-    gammas = _unique([s.gamma_value(n_features) for _, s in rbf])
+    rbf, linear = _by_kernel(settings)
     if rbf:
         D_tr = squared_distances(X_tr)
         D_te = _sq_diff_distances(X_te, X_tr)
@@ -492,10 +487,8 @@ def _one_vs_one(
             if rbf:
                 # Both blocks C-ordered: libsvm's predict would copy an F-ordered one.
                 blocks = (D_tr[np.ix_(pair, pair)], np.ascontiguousarray(D_te[:, pair]))
-                for gamma, (K_tr, K_te) in rbf_kernels(blocks, gammas):
-                    for i, s in rbf:
-                        if s.gamma_value(n_features) == gamma:
-                            vote(i, _libsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
+                for i, s, K_tr, K_te in _rbf_settings(blocks, rbf, n_features):
+                    vote(i, _libsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
             if linear:
                 X_pair = X_tr[pair]
                 G_tr, G_te = X_pair @ X_pair.T, X_te @ X_pair.T
@@ -510,6 +503,35 @@ def _one_vs_one(
     return [
         (i, _score(True, y_te, classes[np.argmax(v, axis=1)]), solvers[i]) for i, v in votes.items()
     ]
+
+
+def _by_kernel(
+    settings: list[tuple[int, Setting]],
+) -> tuple[list[tuple[int, Setting]], list[tuple[int, Setting]]]:
+    """The (index, setting) pairs of the RBF kernel, and those of the linear one."""
+    rbf = [(i, s) for i, s in settings if s.kernel == "rbf"]
+    linear = [(i, s) for i, s in settings if s.kernel == "linear"]
+    return rbf, linear
+
+
+def _rbf_settings(
+    distances: tuple[np.ndarray, np.ndarray],
+    rbf: list[tuple[int, Setting]],
+    n_features: int,
+) -> Iterator[tuple[int, Setting, np.ndarray, np.ndarray]]:
+    """Each RBF setting with its (train, test) kernels, gamma by gamma.
+
+    The C values of a gamma share its kernel matrices, which :func:`rbf_kernels` reuses
+    in place for the next gamma: fit before advancing. The distances are handed on and
+    dropped here, so that only the generator holds them (and frees them when it can).
+    """
+    gammas = _unique([s.gamma_value(n_features) for _, s in rbf])
+    kernels = rbf_kernels(distances, gammas)
+    del distances
+    for gamma, (K_tr, K_te) in kernels:
+        for i, s in rbf:
+            if s.gamma_value(n_features) == gamma:
+                yield i, s, K_tr, K_te
 
 
 def rbf_kernels(

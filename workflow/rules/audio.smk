@@ -10,6 +10,8 @@ rule prepare_audio:
     benchmark:
         f"{R}/benchmarks/prepare_audio/{{dataset}}.tsv"
     threads: 2
+    # Ahead of other jobs: the tagger's source set is prepared here (see train_tagger).
+    priority: 5
     conda:
         "../../envs/audio.yaml"
     resources:

@@ -9,6 +9,8 @@ rule generate_demo:
         f"{R}/logs/generate_demo/{{dataset}}.log",
     benchmark:
         f"{R}/benchmarks/generate_demo/{{dataset}}.tsv"
+    # Ahead of other jobs: the tagger's source set is made here (see train_tagger).
+    priority: 5
     conda:
         "../../envs/audio.yaml"
     resources:

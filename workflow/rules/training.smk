@@ -14,6 +14,9 @@ rule train_tagger:
     benchmark:
         f"{R}/benchmarks/train_tagger/{{source}}.tsv"
     threads: 2
+    # The tagger is on the critical path (every tagger-* feature and cell waits for it):
+    # start it as soon as its data is ready, before the many cheaper jobs that can wait.
+    priority: 10
     # A run cut off (time limit, pre-emption, node failure) is retried; training
     # resumes from the last checkpoint in params.checkpoints (not a declared output).
     retries: 2
