@@ -12,6 +12,7 @@ Tolerances (see musictransfer.svm_grid):
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -182,6 +183,36 @@ def pair_by_pair(monkeypatch):
     """Fit every multiclass fold pair by pair, whatever its size (in this process:
     the tests using it run with n_jobs=1)."""
     monkeypatch.setattr(svm_grid, "ONE_VS_ONE_MIN_PAIR_CLIPS", 0)
+
+
+@pytest.mark.parametrize("is_classifier", [True, False])
+def test_direct_libsvm_calls_equal_svc_and_svr(is_classifier):
+    """The grid calls libsvm's binding as SVC/SVR do, minus their checks: same support
+    vectors, coefficients and predictions, and a budget that runs out says so."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(5)
+    X, X_test = rng.normal(size=(60, 4)), rng.normal(size=(25, 4))
+    if is_classifier:
+        y = np.array(["b", "a", "c"])[rng.integers(0, 3, size=60)]
+    else:
+        y = X[:, 0] + 0.3 * rng.normal(size=60)
+    K = np.exp(-0.5 * svm_grid.squared_distances(X))
+    K_test = np.exp(-0.5 * svm_grid.squared_distances(X_test, X))
+    estimator = SVC if is_classifier else SVR
+    for C, max_iter in ((0.1, -1), (32.0, -1), (32.0, 3)):
+        ours = svm_grid._libsvm(is_classifier, C, max_iter).fit(K, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            ref = estimator(kernel="precomputed", C=C, max_iter=max_iter).fit(K, y)
+        stopped = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        assert ours.converged is not stopped and stopped is (max_iter == 3)
+        support, _, n_support, dual, intercept, *_ = ours.model_
+        np.testing.assert_array_equal(support, ref.support_)
+        np.testing.assert_array_equal(n_support, ref._n_support)
+        np.testing.assert_array_equal(dual, ref._dual_coef_)
+        np.testing.assert_array_equal(intercept, ref._intercept_)
+        np.testing.assert_array_equal(ours.predict(K_test), ref.predict(K_test))
 
 
 def plain_pipeline(setting: Setting, estimator: type[SVC] | type[SVR]) -> Pipeline:
