@@ -64,9 +64,10 @@ ONE_VS_ONE_MIN_PAIR_CLIPS: int = 1000
 """Clips per class pair (on average) from which multiclass folds are fitted pair by pair.
 
 :func:`_one_vs_one` saves solver time on big pairs (UrbanSound8K, ~1,600 clips per
-pair: 40 s -> 32 s for a fold's 28 RBF fits), but each binary fit costs scikit-learn
-about a millisecond of its own: on Extended Ballroom (78 pairs of ~580 clips) it was
-measured slower, on GTZAN and the demo far slower."""
+pair: 40 s -> 32 s for a fold's 28 RBF fits), but was measured slower on Extended
+Ballroom (78 pairs of ~580 clips) and far slower on GTZAN and the demo, when each binary
+fit still cost about a millisecond of scikit-learn's checks (before
+:class:`_PrecomputedLibsvm`); not measured again since."""
 
 SVR_EPSILON: float = 0.1
 """scikit-learn's SVR default epsilon, which the authors kept."""
