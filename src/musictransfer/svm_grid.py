@@ -15,7 +15,8 @@ What this module does instead, per (fold, scaling):
 2. Compute the squared distances between training clips once, and for every gamma
    fit libsvm on the *precomputed* kernel ``exp(-gamma * D)``: the same libsvm solver
    (called as ``SVC/SVR(kernel='precomputed')`` call it, see :class:`_PrecomputedLibsvm`),
-   on kernel values equal to libsvm's own up to the last bits of floating-point rounding. The 4 C values share the kernel matrix.
+   on kernel values equal to libsvm's own up to the last bits of floating-point rounding.
+   The 4 C values share the kernel matrix.
    Multiclass problems are fitted one class pair at a time, as libsvm's one-vs-one
    does internally, each on its own contiguous kernel block (:func:`_one_vs_one`).
 3. Linear kernel: libsvm on the precomputed Gram matrix ``X X'``, with an iteration
