@@ -118,6 +118,9 @@ def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, cap
     combos = ["2", "mfcc", "mfcc+12345"]
     batch = [tmp_path / f"batch-{c}.json" for c in combos]
     assert main([*head, "--combo", *combos, "-o", *map(str, batch)]) == 0
+    log = capsys.readouterr().out.splitlines()  # the job's log: one line per cell
+    assert [line.split(":")[0] for line in log] == [f"t/tagger-x/{c}" for c in combos]
+    assert all(" accuracy " in line for line in log)
     for combo, path in zip(combos, batch, strict=True):
         single = tmp_path / f"single-{combo}.json"
         assert main([*head, "--combo", combo, "-o", str(single)]) == 0

@@ -68,6 +68,7 @@ def evaluate_cell_files(
     X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     if fold_part is None:
         data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+        _log_cell(data)
     else:
         part, n_parts = fold_part
         data = evaluate_fold_part(X, y, spec, part, n_parts, groups=groups, n_jobs=threads)
@@ -102,9 +103,19 @@ def evaluate_cells_files(
     for combo, out in zip(combos, outs, strict=True):
         X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
         data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+        _log_cell(data)
         write_json(out, data)
         results.append(data)
     return results
+
+
+def _log_cell(data: dict[str, Any]) -> None:
+    """One line per cell for the job's log: which cell, its score, setting and time."""
+    print(
+        f"{data['task']}/{data['extractor']}/{data['combo']}: {data['metric']} "
+        f"{data['score']:.4f}, best {data['best_params']}, {data['fit_time_s']:.1f} s",
+        flush=True,
+    )
 
 
 def merge_cell_files(
