@@ -1,5 +1,6 @@
 """The command line: help, info, and clear errors (exit 2, file named, no traceback)."""
 
+import json
 import subprocess
 import sys
 
@@ -62,10 +63,20 @@ def test_unknown_experiment(repo, capsys):
     assert "experiment 'nope' is not defined" in capsys.readouterr().err
 
 
+# What two evaluations of the same cell must agree on.
+RESULT_KEYS = ("score", "fold_scores", "best_params", "n_clips", "n_features")
+
+
+def classification_task(n_splits: int) -> str:
+    """A task specification as the rules pass it: label classification, stratified k-fold."""
+    return json.dumps(
+        {"name": "t", "dataset": "d", "type": "classification", "target": "label",
+         "cv": {"scheme": "stratified_kfold", "n_splits": n_splits}}
+    )  # fmt: skip
+
+
 def test_evaluate_by_fold_parts_then_merge(tmp_path):
     """`evaluate --fold-part K/N` x N, then `merge-folds`: the one-job result exactly."""
-    import json
-
     from musictransfer.features import save_features
 
     rng = np.random.default_rng(0)
@@ -74,10 +85,7 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
     labels = np.where(X[:, 0] + 0.5 * rng.normal(size=40) > 0, "a", "b")
     save_features(tmp_path / "f.npz", X, ids, extractor="random")
     pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "m.csv", index=False)
-    spec = json.dumps(
-        {"name": "t", "dataset": "d", "type": "classification", "target": "label",
-         "cv": {"scheme": "stratified_kfold", "n_splits": 4}}
-    )  # fmt: skip
+    spec = classification_task(n_splits=4)
     cell = ["--task", spec, "--extractor", "random", "--combo", "12"]
     common = [*cell, "--manifest", str(tmp_path / "m.csv"), "--features", str(tmp_path / "f.npz")]
     assert main(["evaluate", *common, "-o", str(tmp_path / "whole.json")]) == 0
@@ -87,7 +95,7 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
     assert main(["merge-folds", *parts, *cell, "-o", str(tmp_path / "merged.json")]) == 0
     whole = json.loads((tmp_path / "whole.json").read_text())
     merged = json.loads((tmp_path / "merged.json").read_text())
-    for key in ("score", "fold_scores", "best_params", "n_clips", "n_features"):
+    for key in RESULT_KEYS:
         assert merged[key] == whole[key], key
     # A missing part is an error naming the cell, and writes nothing.
     assert main(["merge-folds", *parts[:2], *cell, "-o", str(tmp_path / "bad.json")]) == 2
@@ -96,8 +104,6 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
 
 def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, capsys):
     """`evaluate --combo A B C -o a b c` (batch_cells) writes what three jobs would."""
-    import json
-
     from musictransfer.features import save_features
 
     rng = np.random.default_rng(1)
@@ -108,10 +114,7 @@ def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, cap
     save_features(tmp_path / "f.npz", conv, ids, extractor="tagger-x")
     save_features(tmp_path / "m.npz", mfcc, ids, extractor="mfcc")
     pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "m.csv", index=False)
-    spec = json.dumps(
-        {"name": "t", "dataset": "d", "type": "classification", "target": "label",
-         "cv": {"scheme": "stratified_kfold", "n_splits": 3}}
-    )  # fmt: skip
+    spec = classification_task(n_splits=3)
     files = ["--manifest", str(tmp_path / "m.csv"), "--features", str(tmp_path / "f.npz"),
              "--mfcc", str(tmp_path / "m.npz")]  # fmt: skip
     head = ["evaluate", "--task", spec, "--extractor", "tagger-x", *files]
@@ -126,7 +129,7 @@ def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, cap
         assert main([*head, "--combo", combo, "-o", str(single)]) == 0
         ours, alone = json.loads(path.read_text()), json.loads(single.read_text())
         assert ours["combo"] == combo
-        for key in ("score", "fold_scores", "best_params", "n_clips", "n_features"):
+        for key in RESULT_KEYS:
             assert ours[key] == alone[key], (combo, key)
     assert json.loads(batch[2].read_text())["n_features"] == 280
     # As many files as combinations, and a fold part is of one cell only.

@@ -201,7 +201,7 @@ def test_direct_libsvm_calls_equal_svc_and_svr(is_classifier):
     K_test = np.exp(-0.5 * svm_grid.squared_distances(X_test, X))
     estimator = SVC if is_classifier else SVR
     for C, max_iter in ((0.1, -1), (32.0, -1), (32.0, 3)):
-        ours = svm_grid._libsvm(is_classifier, C, max_iter).fit(K, y)
+        ours = svm_grid._PrecomputedLibsvm(is_classifier, C, max_iter).fit(K, y)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             ref = estimator(kernel="precomputed", C=C, max_iter=max_iter).fit(K, y)

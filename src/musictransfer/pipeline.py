@@ -91,22 +91,14 @@ def evaluate_cells_files(
     A demo-sized cell's grid search takes about a second, less than starting a Python
     process that imports scikit-learn; batching the cells of a (task, extractor) into one
     job (config ``batch_cells``) pays that start-up once. Each cell is loaded, searched
-    and written exactly as :func:`evaluate_cell_files` does it, one after the other.
+    and written by :func:`evaluate_cell_files`, one after the other; ``combos`` and
+    ``outs`` pair up one to one (the CLI reports a mismatch to the user).
     """
-    if len(combos) != len(outs) or not combos:
-        raise ConfigError(
-            f"{len(combos)} combinations but {len(outs)} output files",
-            "give one output file per combination, in the same order",
-        )
     spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
-    results = []
-    for combo, out in zip(combos, outs, strict=True):
-        X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
-        data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
-        _log_cell(data)
-        write_json(out, data)
-        results.append(data)
-    return results
+    return [
+        evaluate_cell_files(spec, extractor, combo, manifest, convnet, mfcc, out, threads)
+        for combo, out in zip(combos, outs, strict=True)
+    ]
 
 
 def _log_cell(data: dict[str, Any]) -> None:

@@ -36,8 +36,9 @@ What this module does instead, per (fold, scaling):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,11 @@ SVR_EPSILON: float = 0.1
 LIBSVM_C_SVC: int = 0
 LIBSVM_EPSILON_SVR: int = 3
 """libsvm's numbers for the two problems (scikit-learn's ``LIBSVM_IMPL`` order)."""
+
+LIBSVM_KERNEL_ARGS: Mapping[str, Any] = MappingProxyType(
+    {"kernel": "precomputed", "degree": 3, "coef0": 0.0, "cache_size": 200.0, "gamma": 0.0}
+)
+"""The kernel arguments SVC/SVR pass to libsvm (gamma is unused by a precomputed kernel)."""
 
 
 @dataclass(frozen=True)
@@ -358,11 +364,6 @@ class _PrecomputedLibsvm:
 
     def __init__(self, is_classifier: bool, C: float, max_iter: int = -1) -> None:
         self.svm_type = LIBSVM_C_SVC if is_classifier else LIBSVM_EPSILON_SVR
-        self.params = {
-            "kernel": "precomputed", "degree": 3, "coef0": 0.0, "cache_size": 200.0,
-            # gamma is not used by a precomputed kernel.
-            "gamma": 0.0,
-        }  # fmt: skip
         self.C, self.max_iter = C, max_iter
         self.is_classifier = is_classifier
 
@@ -380,7 +381,7 @@ class _PrecomputedLibsvm:
             K, target, svm_type=self.svm_type, C=self.C, tol=1e-3, nu=0.0,
             epsilon=SVR_EPSILON if not self.is_classifier else 0.0, shrinking=1,
             probability=0, class_weight=class_weight, sample_weight=np.empty(0),
-            max_iter=self.max_iter, random_seed=0, **self.params,
+            max_iter=self.max_iter, random_seed=0, **LIBSVM_KERNEL_ARGS,
         )  # fmt: skip
         # 1: stopped at max_iter (SVC would warn with a ConvergenceWarning).
         self.converged = status == 0
@@ -388,13 +389,8 @@ class _PrecomputedLibsvm:
 
     def predict(self, K: np.ndarray) -> np.ndarray:
         """Predict from the (m, n) kernel between test and training clips."""
-        out = _libsvm_binding.predict(K, *self.model_, svm_type=self.svm_type, **self.params)
+        out = _libsvm_binding.predict(K, *self.model_, svm_type=self.svm_type, **LIBSVM_KERNEL_ARGS)
         return self.classes_.take(out.astype(np.intp)) if self.is_classifier else out
-
-
-def _libsvm(is_classifier: bool, C: float, max_iter: int = -1) -> _PrecomputedLibsvm:
-    """The C-SVC or epsilon-SVR of libsvm on a precomputed kernel (as SVC/SVR run it)."""
-    return _PrecomputedLibsvm(is_classifier, C, max_iter)
 
 
 def _fit_linear(
@@ -413,7 +409,7 @@ def _fit_linear(
     budget = -1
     if linear_solver == "auto":
         budget = max(LINEAR_ITER_MIN, LINEAR_ITER_PER_SAMPLE * len(y_tr))
-    model = _libsvm(is_classifier, C, budget).fit(G_tr, y_tr)
+    model = _PrecomputedLibsvm(is_classifier, C, budget).fit(G_tr, y_tr)
     if not model.converged:
         return _IPMLinear(is_classifier, C).fit(X_tr, y_tr).predict(X_te), "ipm"
     return model.predict(G_te), "libsvm"
@@ -473,7 +469,7 @@ def _fit_fold(
             (squared_distances(X_tr), _sq_diff_distances(X_te, X_tr)), rbf, X.shape[1]
         )
         for i, s, K_tr, K_te in fits:
-            model = _libsvm(is_classifier, s.C).fit(K_tr, y_tr)
+            model = _PrecomputedLibsvm(is_classifier, s.C).fit(K_tr, y_tr)
             out.append((i, _score(is_classifier, y_te, model.predict(K_te)), "libsvm"))
     if linear:
         G_tr = X_tr @ X_tr.T
@@ -535,7 +531,7 @@ def _one_vs_one(
                 # Both blocks C-ordered: libsvm's predict would copy an F-ordered one.
                 blocks = (D_tr[np.ix_(pair, pair)], np.ascontiguousarray(D_te[:, pair]))
                 for i, s, K_tr, K_te in _rbf_settings(blocks, rbf, n_features):
-                    vote(i, _libsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
+                    vote(i, _PrecomputedLibsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
             if linear:
                 X_pair = X_tr[pair]
                 G_tr, G_te = X_pair @ X_pair.T, X_te @ X_pair.T

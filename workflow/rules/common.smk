@@ -117,15 +117,20 @@ def task_json(task):
     return json.dumps({"name": task, **asdict(EXP.tasks[task])}, sort_keys=True)
 
 
-def cell_inputs(wildcards):
-    """Feature files and labels one evaluation cell needs."""
-    dataset = EXP.tasks[wildcards.task].dataset
+def evaluation_inputs(task, extractor, combos):
+    """Feature files and labels that the cells of these combinations need together."""
+    dataset = EXP.tasks[task].dataset
     inputs = {"manifest": labels_manifest(dataset)}
-    if wildcards.combo != "mfcc":
-        inputs["features"] = convnet_features(wildcards.extractor, dataset)
-    if wildcards.combo.startswith("mfcc"):
+    if any(c != "mfcc" for c in combos):
+        inputs["features"] = convnet_features(extractor, dataset)
+    if any(c.startswith("mfcc") for c in combos):
         inputs["mfcc"] = mfcc_features(dataset)
     return inputs
+
+
+def cell_inputs(wildcards):
+    """Feature files and labels one evaluation cell needs."""
+    return evaluation_inputs(wildcards.task, wildcards.extractor, [wildcards.combo])
 
 
 def batch_cells_combos():
@@ -143,14 +148,7 @@ def batch_cells_combos():
 
 def batch_inputs(wildcards):
     """Feature files and labels of a batch: what its cells need together."""
-    dataset = EXP.tasks[wildcards.task].dataset
-    combos = batch_cells_combos()
-    inputs = {"manifest": labels_manifest(dataset)}
-    if any(c != "mfcc" for c in combos):
-        inputs["features"] = convnet_features(wildcards.extractor, dataset)
-    if any(c.startswith("mfcc") for c in combos):
-        inputs["mfcc"] = mfcc_features(dataset)
-    return inputs
+    return evaluation_inputs(wildcards.task, wildcards.extractor, batch_cells_combos())
 
 
 def batch_runtime(wildcards, input, threads):
