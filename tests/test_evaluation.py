@@ -267,6 +267,34 @@ def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper, pair_
         assert (np.abs(grid.scores[i] - ref) * n_test).max() <= 1 + 1e-9
 
 
+def test_linear_fits_skip_libsvm_after_it_exhausts_its_budget(shared_paper, monkeypatch):
+    """Extended Ballroom, layer 3, scaled linear fits on one fold: libsvm exceeds its
+    budget on some class pairs at C = 2; at C = 8 those pairs go straight to the
+    interior-point solver (fewer libsvm fits than pairs), and both stay within one clip
+    per fold of plain SVC."""
+    X, y = paper_cell(shared_paper, "ballroom", "3", "label")
+    y = y.astype(str)
+    splits = list(StratifiedKFold(10).split(X, y))[:1]
+    settings = [Setting(True, "linear", C) for C in (8.0, 2.0)]  # not in C order
+    calls: list[float] = []
+    fit = svm_grid._PrecomputedLibsvm.fit
+
+    def counting_fit(self, K, y_):
+        calls.append(self.C)
+        return fit(self, K, y_)
+
+    monkeypatch.setattr(svm_grid._PrecomputedLibsvm, "fit", counting_fit)
+    grid = fast_grid_search(X, y, splits, settings, is_classifier=True)
+    n_pairs = 13 * 12 // 2
+    assert calls.count(2.0) == n_pairs  # the first C tries libsvm on every pair
+    assert calls.count(8.0) < n_pairs
+    assert list(grid.solvers[:, 0]) == ["ipm"] * 2
+    test = splits[0][1]
+    for i, s in enumerate(settings):
+        ref = cross_val_score(plain_pipeline(s, SVC), X, y, cv=splits)
+        assert abs(grid.scores[i, 0] - ref[0]) * len(test) <= 1 + 1e-9
+
+
 def test_gtzan_genre_reproduces_the_paper(shared_paper):
     """Plain GridSearchCV gives 0.898 here (paper: 89.8%, README of the shared files)."""
     X, y = paper_cell(shared_paper, "gtzan_genre", "12345", "label")

@@ -25,8 +25,11 @@ What this module does instead, per (fold, scaling):
    exploits the low rank of the linear kernel (n clips x d <= 280 features). libsvm
    stops at a KKT violation of 1e-3; the interior-point solution is the optimum to
    ~1e-10, so the two can disagree on clips whose decision value is within libsvm's
-   tolerance of the boundary. The tests measure that on real cells. For multiclass
-   problems budget and switch apply per class pair (see item 2).
+   tolerance of the boundary. The tests measure that on real cells. Multiclass linear
+   fits always run one class pair at a time (item 2), so that budget and switch apply
+   to the pair that needs them; and C ascending, a problem that exhausted the budget
+   at one C goes straight to the interior-point solver at the larger ones
+   (:func:`_linear_fits`).
 4. Score with the estimator's own scorer (accuracy or r2) and pick the best setting
    exactly as ``GridSearchCV`` does: the mean over folds (``np.average``), first
    setting among ties in ``ParameterGrid`` order.
@@ -63,13 +66,14 @@ DISTANCE_BLOCK_ROWS: int = 512
 """Rows of the distance matrix computed per matrix product (see :func:`squared_distances`)."""
 
 ONE_VS_ONE_MIN_PAIR_CLIPS: int = 1000
-"""Clips per class pair (on average) from which multiclass folds are fitted pair by pair.
+"""Clips per class pair (on average) from which multiclass RBF fits go pair by pair.
 
 :func:`_one_vs_one` saves solver time on big pairs (UrbanSound8K, ~1,600 clips per
-pair: 40 s -> 32 s for a fold's 28 RBF fits), but was measured slower on Extended
-Ballroom (78 pairs of ~580 clips) and far slower on GTZAN and the demo, when each binary
-fit still cost about a millisecond of scikit-learn's checks (before
-:class:`_PrecomputedLibsvm`); not measured again since."""
+pair: 40 s -> 32 s for a fold's 28 RBF fits) but costs block copies on small ones:
+measured on 2026-11-30 (one fold, one core), Extended Ballroom '12345' 10.5 / 7.5 s
+(scaled / unscaled) as one multiclass fit against 12.2 / 8.8 s pair by pair, GTZAN
+0.51 / 0.45 s against 0.69 / 0.70 s. Linear fits go pair by pair whatever the size."""
+
 
 SVR_EPSILON: float = 0.1
 """scikit-learn's SVR default epsilon, which the authors kept."""
@@ -415,6 +419,32 @@ def _fit_linear(
     return model.predict(G_te), "libsvm"
 
 
+def _linear_fits(
+    is_classifier: bool,
+    X_tr: np.ndarray,
+    y_tr: np.ndarray,
+    X_te: np.ndarray,
+    linear: list[tuple[int, Setting]],
+    linear_solver: str,
+) -> Iterator[tuple[int, np.ndarray, str]]:
+    """(index, predictions, solver) of every linear setting of one problem, C ascending.
+
+    libsvm's iterations on the linear dual grow with C (measured on Extended Ballroom's
+    class pairs: the median fit needs 2, 45, 145 and over 200 iterations per clip at
+    C = 0.1, 2, 8, 32), so once a fit has exhausted libsvm's budget, the larger C values
+    of the same problem go straight to the interior-point solver instead of exhausting
+    it again first. Which solver a fit gets is recorded, as for any other switch.
+    """
+    G_tr = X_tr @ X_tr.T
+    G_te = X_te @ X_tr.T
+    exceeded = False
+    for i, s in sorted(linear, key=lambda item: item[1].C):
+        solver = "ipm" if exceeded and linear_solver == "auto" else linear_solver
+        pred, used = _fit_linear(is_classifier, s.C, X_tr, y_tr, X_te, G_tr, G_te, solver)
+        exceeded = exceeded or used == "ipm"
+        yield i, pred, used
+
+
 @threadpool_limits.wrap(limits=1)
 def _fold_task(
     X: np.ndarray,
@@ -458,10 +488,18 @@ def _fit_fold(
     X_te = np.ascontiguousarray(X_te, dtype=np.float64)
     y_tr, y_te = y[train], y[test]
     n_classes = len(np.unique(y_tr)) if is_classifier else 0
-    if n_classes > 2 and 2 * len(y_tr) / n_classes >= ONE_VS_ONE_MIN_PAIR_CLIPS:
-        return _one_vs_one(X_tr, y_tr, X_te, y_te, settings, X.shape[1], linear_solver)
-    out: list[tuple[int, float, str]] = []
     rbf, linear = _by_kernel(settings)
+    out: list[tuple[int, float, str]] = []
+    if n_classes > 2:
+        # Linear fits always pair by pair: libsvm's budget, and the switch to the
+        # interior-point solver, then apply to the class pair that needs it.
+        if linear:
+            out += _one_vs_one(X_tr, y_tr, X_te, y_te, linear, X.shape[1], linear_solver)
+        if rbf and 2 * len(y_tr) / n_classes >= ONE_VS_ONE_MIN_PAIR_CLIPS:
+            return out + _one_vs_one(X_tr, y_tr, X_te, y_te, rbf, X.shape[1], linear_solver)
+    elif linear:
+        fits = _linear_fits(is_classifier, X_tr, y_tr, X_te, linear, linear_solver)
+        out += [(i, _score(is_classifier, y_te, pred), solver) for i, pred, solver in fits]
     if rbf:
         # Passed unnamed, so that the generator frees the distances (n x n: 500 MB for
         # UrbanSound8K) as soon as the kernels exist.
@@ -471,14 +509,6 @@ def _fit_fold(
         for i, s, K_tr, K_te in fits:
             model = _PrecomputedLibsvm(is_classifier, s.C).fit(K_tr, y_tr)
             out.append((i, _score(is_classifier, y_te, model.predict(K_te)), "libsvm"))
-    if linear:
-        G_tr = X_tr @ X_tr.T
-        G_te = X_te @ X_tr.T
-        for i, s in linear:
-            pred, solver = _fit_linear(
-                is_classifier, s.C, X_tr, y_tr, X_te, G_tr, G_te, linear_solver
-            )
-            out.append((i, _score(is_classifier, y_te, pred), solver))
     return out
 
 
@@ -533,12 +563,8 @@ def _one_vs_one(
                 for i, s, K_tr, K_te in _rbf_settings(blocks, rbf, n_features):
                     vote(i, _PrecomputedLibsvm(True, s.C).fit(K_tr, y_pair).predict(K_te))
             if linear:
-                X_pair = X_tr[pair]
-                G_tr, G_te = X_pair @ X_pair.T, X_te @ X_pair.T
-                for i, s in linear:
-                    pred, solver = _fit_linear(
-                        True, s.C, X_pair, y_pair, X_te, G_tr, G_te, linear_solver
-                    )
+                fits = _linear_fits(True, X_tr[pair], y_pair, X_te, linear, linear_solver)
+                for i, pred, solver in fits:
                     vote(i, pred)
                     if solver == "ipm":
                         solvers[i] = "ipm"
