@@ -17,8 +17,9 @@ What this module does instead, per (fold, scaling):
    (called as ``SVC/SVR(kernel='precomputed')`` call it, see :class:`_PrecomputedLibsvm`),
    on kernel values equal to libsvm's own up to the last bits of floating-point rounding.
    The 4 C values share the kernel matrix.
-   Multiclass problems are fitted one class pair at a time, as libsvm's one-vs-one
-   does internally, each on its own contiguous kernel block (:func:`_one_vs_one`).
+   Multiclass problems with big class pairs (UrbanSound8K) are fitted one class pair
+   at a time, as libsvm's one-vs-one does internally, each on its own contiguous
+   kernel block (:func:`_one_vs_one`; ``ONE_VS_ONE_MIN_PAIR_CLIPS``).
 3. Linear kernel: libsvm on the precomputed Gram matrix ``X X'``, with an iteration
    budget. A fit that exhausts it (the pathological ones) is solved instead by
    :func:`solve_box_qp`, an exact interior-point solver of the same dual problem that
