@@ -309,7 +309,10 @@ def _woodbury(Z: np.ndarray, d: np.ndarray):
 
 
 class _IPMLinear:
-    """A linear SVM solved exactly by :func:`solve_box_qp`, predicting like libsvm."""
+    """A linear SVR or binary SVC solved exactly by :func:`solve_box_qp`, predicting like libsvm.
+
+    Multiclass problems reach it one class pair at a time (:func:`_one_vs_one`).
+    """
 
     def __init__(self, is_classifier: bool, C: float) -> None:
         self.is_classifier = is_classifier
@@ -321,38 +324,24 @@ class _IPMLinear:
             Z = np.vstack([X, -X])
             c = np.concatenate([SVR_EPSILON - y, SVR_EPSILON + y])
             a = np.concatenate([np.ones(n), -np.ones(n)])
-            v, b = solve_box_qp(Z, c, a, self.C)
-            self.models_ = [(Z.T @ v, b)]
-            return self
-        # One-vs-one over sorted classes, as libsvm in scikit-learn: the pair (i, j),
-        # i < j, labels class i +1, and a positive decision votes for i.
-        self.classes_ = np.unique(y)
-        self.models_ = []
-        for i in range(len(self.classes_)):
-            for j in range(i + 1, len(self.classes_)):
-                mask = (y == self.classes_[i]) | (y == self.classes_[j])
-                sign = np.where(y[mask] == self.classes_[i], 1.0, -1.0)
-                Z = X[mask] * sign[:, None]
-                v, b = solve_box_qp(Z, -np.ones(len(sign)), sign, self.C)
-                self.models_.append((Z.T @ v, b))
+        else:
+            # As libsvm in scikit-learn: the first of the sorted classes is labelled +1,
+            # and a positive decision predicts it.
+            self.classes_ = np.unique(y)
+            if len(self.classes_) != 2:
+                raise ValueError(f"a binary problem is needed, not {len(self.classes_)} classes")
+            a = np.where(y == self.classes_[0], 1.0, -1.0)
+            Z = X * a[:, None]
+            c = -np.ones(len(y))
+        v, b = solve_box_qp(Z, c, a, self.C)
+        self.coef_, self.intercept_ = Z.T @ v, b
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        decision = X @ self.coef_ + self.intercept_
         if not self.is_classifier:
-            w, b = self.models_[0]
-            return X @ w + b
-        k = len(self.classes_)
-        votes = np.zeros((len(X), k), dtype=int)
-        p = 0
-        for i in range(k):
-            for j in range(i + 1, k):
-                w, b = self.models_[p]
-                positive = (X @ w + b) > 0
-                votes[positive, i] += 1
-                votes[~positive, j] += 1
-                p += 1
-        # libsvm takes the first class with the most votes.
-        return self.classes_[np.argmax(votes, axis=1)]
+            return decision
+        return np.where(decision > 0, self.classes_[0], self.classes_[1])
 
 
 class _PrecomputedLibsvm:
@@ -491,21 +480,21 @@ def _fit_fold(
     n_classes = len(np.unique(y_tr)) if is_classifier else 0
     rbf, linear = _by_kernel(settings)
     out: list[tuple[int, float, str]] = []
-    if n_classes > 2:
+    n_features = X.shape[1]
+    if linear and n_classes > 2:
         # Linear fits always pair by pair: libsvm's budget, and the switch to the
         # interior-point solver, then apply to the class pair that needs it.
-        if linear:
-            out += _one_vs_one(X_tr, y_tr, X_te, y_te, linear, X.shape[1], linear_solver)
-        if rbf and 2 * len(y_tr) / n_classes >= ONE_VS_ONE_MIN_PAIR_CLIPS:
-            return out + _one_vs_one(X_tr, y_tr, X_te, y_te, rbf, X.shape[1], linear_solver)
+        out += _one_vs_one(X_tr, y_tr, X_te, y_te, linear, n_features, linear_solver)
     elif linear:
         fits = _linear_fits(is_classifier, X_tr, y_tr, X_te, linear, linear_solver)
         out += [(i, _score(is_classifier, y_te, pred), solver) for i, pred, solver in fits]
-    if rbf:
+    if rbf and n_classes > 2 and 2 * len(y_tr) / n_classes >= ONE_VS_ONE_MIN_PAIR_CLIPS:
+        out += _one_vs_one(X_tr, y_tr, X_te, y_te, rbf, n_features, linear_solver)
+    elif rbf:
         # Passed unnamed, so that the generator frees the distances (n x n: 500 MB for
         # UrbanSound8K) as soon as the kernels exist.
         fits = _rbf_settings(
-            (squared_distances(X_tr), _sq_diff_distances(X_te, X_tr)), rbf, X.shape[1]
+            (squared_distances(X_tr), _sq_diff_distances(X_te, X_tr)), rbf, n_features
         )
         for i, s, K_tr, K_te in fits:
             model = _PrecomputedLibsvm(is_classifier, s.C).fit(K_tr, y_tr)
