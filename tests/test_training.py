@@ -232,3 +232,19 @@ def test_stale_checkpoints_are_not_resumed(
     assert "from another configuration" in printed
     assert re.search(r"epoch 1/1 +train_loss [0-9.]+ +val_loss [0-9.]+ +val_auc [0-9.]+", printed)
     assert json.loads((out / "ckpt" / "run.json").read_text())["settings"]["learning_rate"] == 0.02
+
+
+def test_worker_loader_gives_the_in_process_batches(source: Path) -> None:
+    # The workers start from a fork server (never a fork of a process running CUDA):
+    # the clips must reach them by pickling, and come back as the same seeded batches.
+    def batches(num_workers: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        data = TaggingDataModule(source, batch_size=2, num_workers=num_workers, seed=3)
+        loader = data.train_dataloader()
+        assert (loader.multiprocessing_context is None) == (num_workers == 0)
+        return list(loader)
+
+    in_process, from_worker = batches(0), batches(1)
+    assert len(in_process) == len(from_worker) == 2
+    for (wave_a, target_a), (wave_b, target_b) in zip(in_process, from_worker, strict=True):
+        torch.testing.assert_close(wave_a, wave_b, rtol=0, atol=0)
+        torch.testing.assert_close(target_a, target_b, rtol=0, atol=0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -60,6 +61,12 @@ See :func:`save_random_convnet` for why, and
 
 SPLITS = ("train", "valid", "test")
 LAST_CHECKPOINT = "last.ckpt"
+
+LOADER_START_METHOD = (
+    "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+)
+"""How data-loader workers start: never a plain fork of the training process (see
+:meth:`TaggingDataModule._loader`)."""
 
 
 # --- settings --------------------------------------------------------------------------
@@ -253,13 +260,22 @@ class TaggingDataModule(pl.LightningDataModule):
             )
 
     def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:
+        """One split's loader; workers (if any) start from a fork server.
+
+        By the time Lightning starts the workers, the training process runs CUDA and
+        torch's thread pools; forking such a process can deadlock the child (Python 3.12
+        warns about it). A fork server is forked once, before any of that, and the
+        workers are persistent, so the start-up costs once per loader, not per epoch.
+        """
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        workers = self.num_workers > 0
         return torch.utils.data.DataLoader(
             self.splits[name],
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=workers,
+            multiprocessing_context=LOADER_START_METHOD if workers else None,
             generator=generator,
         )
 
