@@ -264,8 +264,9 @@ class TaggingDataModule(pl.LightningDataModule):
 
         By the time Lightning starts the workers, the training process runs CUDA and
         torch's thread pools; forking such a process can deadlock the child (Python 3.12
-        warns about it). A fork server is forked once, before any of that, and the
-        workers are persistent, so the start-up costs once per loader, not per epoch.
+        warns about it). The fork server is a fresh interpreter (fork and exec, no Python
+        run in between), and the workers are forked from it, not from this process. They
+        are persistent, so that start-up is paid once per loader, not once per epoch.
         """
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         workers = self.num_workers > 0
