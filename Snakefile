@@ -21,9 +21,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 # experiment) and of every job (see the shell prefix in common.smk), so that the workflow runs its own
 # code whether or not musictransfer is installed in the job's environment.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from musictransfer import __version__ as CODE_VERSION  # noqa: E402
 from musictransfer.config import resolve_experiment  # noqa: E402
 
 EXP = resolve_experiment(config)
+# Every rule that computes a result carries the package version as a parameter, so that
+# a new release reruns them (Snakemake does not see edits to the package's code; the
+# results record the exact commit, and the report warns when a table mixes several).
 
 
 report: "workflow/report/workflow.rst"

@@ -12,7 +12,7 @@ command-line interface (:mod:`musictransfer.cli`). Modules by stage:
 - :mod:`musictransfer.reporting`: score tables, figures and the report.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):

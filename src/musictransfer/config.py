@@ -23,7 +23,13 @@ import yaml
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS, N_FOLDS, PAPER_COMBOS
 from musictransfer.errors import ConfigError
 
-CV_SCHEMES = ("stratified_kfold", "kfold", "predefined_split", "predefined_folds")
+CV_SCHEMES = (
+    "stratified_kfold",
+    "stratified_kfold_legacy",
+    "kfold",
+    "predefined_split",
+    "predefined_folds",
+)
 TASK_TYPES = ("classification", "regression")
 COMBO_ALIASES = {"all": ALL_COMBOS, "paper": PAPER_COMBOS}
 _EXTRACTOR_RE = re.compile(r"^(random|choi2017|tagger-[A-Za-z0-9_]+)$")
@@ -34,9 +40,11 @@ class CVSpec:
     """How a task's clips are split for the SVM grid search.
 
     ``stratified_kfold`` and ``kfold`` are scikit-learn's, without shuffling (as the
-    authors' ``cv=10``); ``predefined_split`` trains on every row whose ``column`` is not
-    in ``test`` and tests on the rest (one split); ``predefined_folds`` uses ``column``'s
-    values as folds (leave one fold out).
+    authors' ``cv=10``); ``stratified_kfold_legacy`` is ``stratified_kfold`` with the
+    folds scikit-learn gave before 0.22, the authors' (:mod:`musictransfer.folds`);
+    ``predefined_split`` trains on every row whose ``column`` is not in ``test`` and
+    tests on the rest (one split); ``predefined_folds`` uses ``column``'s values as
+    folds (leave one fold out).
     """
 
     scheme: str

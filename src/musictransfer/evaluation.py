@@ -7,9 +7,17 @@ Protocol (Section 4.1 of the paper; the authors' code):
 - the grid: RBF kernel with C in {0.1, 2, 8, 32} and gamma in {2^-3, 2^-5, ..., 2^-13,
   1/n_features}, and the linear kernel with the same C: 2 x 32 = 64 settings;
 - cross-validation: 10-fold StratifiedKFold (classification) or KFold (regression),
-  without shuffling, or the dataset's predefined split / folds;
+  without shuffling, or the dataset's predefined split / folds; the paper presets use
+  the stratified folds of the authors' scikit-learn (:mod:`musictransfer.folds`);
 - the score is the mean over folds of the best setting (``GridSearchCV.best_score_``):
   accuracy, or r2 for regression.
+
+Every cell keeps the fold scores of all 64 settings and the test-fold sizes
+(:meth:`CellResult.grid`), so a score under another reading of the same grid is a
+read-out, not a refit (:data:`READINGS`, :func:`read_grid`): the paper as written (all
+64 settings, plain mean over folds) and the authors' script as it ran (their scaler never
+scaled, so only the 32 unscaled settings; and the scikit-learn of 2017 weighted the fold
+mean by test-fold size).
 
 :func:`reference_grid_search` is that protocol written as plain scikit-learn; it is the
 reference every faster implementation is tested against. :func:`evaluate_cell` runs the
@@ -21,7 +29,7 @@ iteration budget): see that module for what is identical and what is within tole
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,16 +43,67 @@ from sklearn.svm import SVC, SVR
 from musictransfer.config import CVSpec, TaskSpec
 from musictransfer.constants import SCALING, SVM_C, SVM_GAMMA
 from musictransfer.datasets.manifest import require_columns
-from musictransfer.errors import ConfigError, ManifestError
-from musictransfer.svm_grid import GridResult, fast_grid_search, grid_settings
+from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
+from musictransfer.folds import LegacyStratifiedKFold
+from musictransfer.provenance import provenance
+from musictransfer.svm_grid import GridResult, Setting, fast_grid_search, grid_settings
 
 METHODS = ("fast", "reference")
 """How :func:`evaluate_cell` searches the grid: our fast search, or plain GridSearchCV."""
 
 
+@dataclass(frozen=True)
+class GridReading:
+    """A way of reading a cell's score off its full grid of fold scores.
+
+    Attributes
+    ----------
+    scaling
+        The standardisation settings that count (``(True, False)``: all 64 settings).
+    weighted
+        Fold means weighted by the number of test clips of each fold (scikit-learn's
+        ``GridSearchCV(iid=True)``, the default until 0.22, removed in 0.24) instead of
+        the plain mean.
+    """
+
+    name: str
+    description: str
+    scaling: tuple[bool, ...]
+    weighted: bool
+
+
+PAPER_READING = "paper"
+"""The reading the paper describes, and the one every table and figure shows first."""
+
+AUTHORS_SCRIPT_READING = "authors_script"
+
+READINGS: Mapping[str, GridReading] = {
+    PAPER_READING: GridReading(
+        PAPER_READING,
+        "the paper as written: best of all 64 settings, plain mean over folds",
+        scaling=SCALING,
+        weighted=False,
+    ),
+    AUTHORS_SCRIPT_READING: GridReading(
+        AUTHORS_SCRIPT_READING,
+        "the authors' script as it ran: best of the 32 unscaled settings (their "
+        "OptionalStandardScaler never scaled), fold mean weighted by test-fold size "
+        "(scikit-learn 0.18/0.19's iid=True)",
+        scaling=(False,),
+        weighted=True,
+    ),
+}
+"""Readings of a cell's grid, by name (the ``protocol`` column of the score table)."""
+
+
 @dataclass
 class CellResult:
-    """The outcome of one evaluation cell, as stored in its JSON file."""
+    """The outcome of one evaluation cell, as stored in its JSON file.
+
+    ``score``, ``best_params`` and ``fold_scores`` are the paper's reading; ``grid``
+    holds every setting's fold scores and the test-fold sizes, from which
+    :func:`read_grid` gives any other reading; ``provenance`` says which code made it.
+    """
 
     task: str
     extractor: str
@@ -60,6 +119,8 @@ class CellResult:
     n_settings: int
     solver: str = "libsvm"
     extra: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=provenance)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -92,6 +153,8 @@ def cv_splitter(cv: CVSpec, task_type: str, groups: np.ndarray | None = None) ->
     """
     if cv.scheme == "stratified_kfold":
         return StratifiedKFold(n_splits=cv.n_splits)
+    if cv.scheme == "stratified_kfold_legacy":
+        return LegacyStratifiedKFold(n_splits=cv.n_splits)
     if cv.scheme == "kfold":
         return KFold(n_splits=cv.n_splits)
     if groups is None:
@@ -129,6 +192,85 @@ def describe_params(params: dict[str, Any], n_features: int) -> dict[str, Any]:
         "kernel": params["svm__kernel"],
         "C": float(params["svm__C"]),
         "gamma": None if gamma is None else (1.0 / n_features if gamma == "auto" else float(gamma)),
+    }
+
+
+def grid_record(
+    settings: Sequence[Setting], scores: np.ndarray, fold_sizes: Sequence[int], ipm: np.ndarray
+) -> dict[str, Any]:
+    """The JSON form of a full grid: settings, their fold scores, test-fold sizes.
+
+    ``ipm`` marks the (setting, fold) fits solved by the interior-point solver; they are
+    stored as index pairs (few, usually none).
+    """
+    return {
+        "settings": [asdict(s) for s in settings],
+        "fold_scores": np.asarray(scores, dtype=float).tolist(),
+        "fold_sizes": [int(n) for n in fold_sizes],
+        "ipm_fits": [[int(i), int(k)] for i, k in np.argwhere(ipm)],
+    }
+
+
+@dataclass(frozen=True)
+class ReadOut:
+    """A cell's score under one :class:`GridReading`."""
+
+    reading: str
+    score: float
+    best_index: int
+    best_params: dict[str, Any]
+    fold_scores: list[float]
+    n_settings: int
+
+
+def read_grid(grid: Mapping[str, Any], reading: GridReading | str, n_features: int) -> ReadOut:
+    """The best setting and its score under a reading of a cell's full grid.
+
+    The best is chosen as ``GridSearchCV`` chooses it: the highest (weighted) fold mean
+    among the settings the reading admits, the first in the grid's order among ties.
+
+    Raises
+    ------
+    MusicTransferError
+        If the grid is absent (a cell file from before grids were kept), or malformed.
+    """
+    spec = READINGS[reading] if isinstance(reading, str) else reading
+    try:
+        settings = [Setting(**s) for s in grid["settings"]]
+        scores = np.asarray(grid["fold_scores"], dtype=float)
+        sizes = np.asarray(grid["fold_sizes"], dtype=float)
+    except (KeyError, TypeError) as exc:
+        raise MusicTransferError(
+            f"the cell has no full grid ({exc})", "rerun its evaluation with this version"
+        ) from exc
+    if scores.shape != (len(settings), len(sizes)) or not np.all(np.isfinite(scores)):
+        raise MusicTransferError(
+            f"the cell's grid is malformed: scores {scores.shape} for {len(settings)} settings "
+            f"and {len(sizes)} folds, or non-finite scores",
+            "rerun its evaluation",
+        )
+    admitted = np.array([s.scale in spec.scaling for s in settings])
+    means = np.average(scores, axis=1, weights=sizes if spec.weighted else None)
+    means = np.where(admitted, means, -np.inf)
+    best = int(np.argmax(means))
+    return ReadOut(
+        reading=spec.name,
+        score=float(means[best]),
+        best_index=best,
+        best_params=describe_setting(settings[best], n_features),
+        fold_scores=[float(v) for v in scores[best]],
+        n_settings=int(admitted.sum()),
+    )
+
+
+def describe_setting(setting: Setting, n_features: int) -> dict[str, Any]:
+    """Readable parameters of a grid setting, as :func:`describe_params` gives them."""
+    gamma = setting.gamma
+    return {
+        "scale": setting.scale,
+        "kernel": setting.kernel,
+        "C": float(setting.C),
+        "gamma": None if gamma is None else setting.gamma_value(n_features),
     }
 
 
@@ -212,11 +354,15 @@ def evaluate_cell(
     if method == "reference":
         search = reference_grid_search(X, y, task, groups, n_jobs=n_jobs)
         best = search.best_index_
-        folds = [
-            float(search.cv_results_[f"split{k}_test_score"][best]) for k in range(search.n_splits_)
-        ]
+        results = search.cv_results_
+        all_folds = np.array([results[f"split{k}_test_score"] for k in range(search.n_splits_)]).T
+        folds = [float(v) for v in all_folds[best]]
         score, params = float(search.best_score_), search.best_params_
-        n_settings, solver, extra = len(search.cv_results_["params"]), "libsvm", {}
+        n_settings, solver, extra = len(results["params"]), "libsvm", {}
+        splitter = cv_splitter(task.cv, task.type, groups)
+        sizes = [len(test) for _, test in splitter.split(X, y)]
+        settings = grid_settings([{k: [v] for k, v in p.items()} for p in results["params"]])
+        grid = grid_record(settings, all_folds, sizes, np.zeros(all_folds.shape, bool))
     else:
         grid = run_fast_grid(X, y, task, groups, n_jobs=n_jobs, linear_solver=linear_solver)
         return summarise_grid(grid, task, extractor, combo, X.shape, time.perf_counter() - start)
@@ -236,6 +382,7 @@ def evaluate_cell(
         n_settings=n_settings,
         solver=solver,
         extra=extra,
+        grid=grid,
     )
 
 
@@ -264,6 +411,7 @@ def summarise_grid(
         n_settings=len(grid.settings),
         solver="libsvm-precomputed" + ("+ipm" if grid.n_ipm_fits else ""),
         extra={"n_ipm_fits": grid.n_ipm_fits, "best_solvers": sorted(set(grid.solvers[best]))},
+        grid=grid_record(grid.settings, grid.scores, grid.fold_sizes, grid.solvers == "ipm"),
     )
 
 
@@ -309,6 +457,7 @@ def evaluate_fold_part(
         "n_features": int(X.shape[1]),
         "scores": grid.scores.tolist() if grid else [],
         "solvers": grid.solvers.tolist() if grid else [],
+        "fold_sizes": grid.fold_sizes.tolist() if grid else [],
         "fit_time_s": round(time.perf_counter() - start, 3),
     }
 
@@ -341,11 +490,15 @@ def merge_fold_parts(
         )
     scores = np.full((len(settings), n_folds), np.nan)
     solvers = np.full((len(settings), n_folds), "", dtype=object)
+    sizes = np.zeros(n_folds, dtype=int)
     for p in parts:
         for column, k in enumerate(p["folds"]):
             scores[:, k] = [row[column] for row in p["scores"]]
             solvers[:, k] = [row[column] for row in p["solvers"]]
-    grid = GridResult(settings, scores, solvers, n_ipm_fits=int(np.sum(solvers == "ipm")))
+            sizes[k] = p["fold_sizes"][column]
+    grid = GridResult(
+        settings, scores, solvers, n_ipm_fits=int(np.sum(solvers == "ipm")), fold_sizes=sizes
+    )
     elapsed = sum(p["fit_time_s"] for p in parts)
     return summarise_grid(grid, task, extractor, combo, (n_clips, n_features), elapsed)
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.errors import MusicTransferError
+from musictransfer.evaluation import PAPER_READING, READINGS, read_grid
 from musictransfer.files import atomic_path
 
 PathLike = str | os.PathLike[str]
@@ -52,6 +53,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "task",
     "extractor",
     "combo",
+    "protocol",
     "n_layers",
     "metric",
     "score",
@@ -64,8 +66,15 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "fit_time_s",
     "solver",
     "n_settings",
+    "code",
+    "libraries",
 )
-"""Columns of ``scores.csv``, in order."""
+"""Columns of ``scores.csv``, in order. ``protocol`` names the reading of the cell's grid
+(:data:`musictransfer.evaluation.READINGS`); ``code`` and ``libraries`` say which code
+made the cell (:mod:`musictransfer.provenance`)."""
+
+SCORE_TOLERANCE = 1e-12
+"""How far a cell's stored score may be from the paper reading of its own grid."""
 
 DIFFERENCE_TOLERANCE = 0.005
 """Differences to a reference up to this size count as a match in the report's notes
@@ -112,34 +121,87 @@ def combo_rank(combo: str) -> int:
     return COMBO_ORDER.index(combo) if combo in COMBO_ORDER else len(COMBO_ORDER)
 
 
-def _cell_row(data: dict[str, Any]) -> dict[str, Any]:
-    folds = [float(s) for s in data.get("fold_scores") or []]
-    return {
+def _cell_rows(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The table rows of one cell: the paper's reading, then every other reading of its grid.
+
+    A cell made before grids were kept gives the paper's row only. A cell whose stored
+    score is not the paper reading of its own grid is refused: one of the two is wrong.
+    """
+    prov = data.get("provenance") or {}
+    libraries = ", ".join(f"{k} {v}" for k, v in (prov.get("libraries") or {}).items() if v)
+    base = {
         "task": str(data["task"]),
         "extractor": str(data["extractor"]),
         "combo": str(data["combo"]),
         "n_layers": n_layers(str(data["combo"])),
         "metric": str(data["metric"]),
-        "score": float(data["score"]),
-        "best_params": json.dumps(
-            data.get("best_params") or {}, sort_keys=True, separators=(",", ":")
-        ),
-        "fold_mean": float(np.mean(folds)) if folds else math.nan,
-        "fold_std": float(np.std(folds)) if folds else math.nan,
-        "n_folds": len(folds),
         "n_clips": data.get("n_clips"),
         "n_features": data.get("n_features"),
         "fit_time_s": data.get("fit_time_s"),
         "solver": data.get("solver", ""),
-        "n_settings": data.get("n_settings"),
+        "code": prov.get("code", "unknown"),
+        "libraries": libraries or "unknown",
     }
+    score = float(data["score"])
+    if not math.isfinite(score):
+        raise MusicTransferError(f"score cell {path} has score {score}", "rerun its evaluation")
+    rows = [
+        _row(base, PAPER_READING, score, data.get("best_params"), data.get("fold_scores"), None)
+    ]
+    rows[0]["n_settings"] = data.get("n_settings")
+    grid = data.get("grid")
+    if not grid:
+        return rows
+    n_features = int(data.get("n_features") or 0)
+    paper = read_grid(grid, PAPER_READING, n_features)
+    if abs(paper.score - score) > SCORE_TOLERANCE:
+        raise MusicTransferError(
+            f"score cell {path}: score {score} is not its grid's best ({paper.score})",
+            "the file was edited or is corrupt: delete it and rerun its evaluation",
+        )
+    for name in READINGS:
+        if name != PAPER_READING:
+            r = read_grid(grid, name, n_features)
+            rows.append(_row(base, name, r.score, r.best_params, r.fold_scores, r.n_settings))
+    return rows
+
+
+def _row(
+    base: dict[str, Any],
+    protocol: str,
+    score: float,
+    params: dict[str, Any] | None,
+    folds: Sequence[float] | None,
+    n_settings: int | None,
+) -> dict[str, Any]:
+    values = [float(v) for v in folds or []]
+    return {
+        **base,
+        "protocol": protocol,
+        "score": score,
+        "best_params": json.dumps(params or {}, sort_keys=True, separators=(",", ":")),
+        "fold_mean": float(np.mean(values)) if values else math.nan,
+        "fold_std": float(np.std(values)) if values else math.nan,
+        "n_folds": len(values),
+        "n_settings": n_settings,
+    }
+
+
+def paper_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the paper's reading (a table without a protocol column is all paper)."""
+    if "protocol" not in table:
+        return table
+    return table[table["protocol"] == PAPER_READING].reset_index(drop=True)
 
 
 def sort_scores(table: pd.DataFrame) -> pd.DataFrame:
     """Rows by task, extractor, then combination in the paper's order (stable)."""
     keys = table.assign(_rank=table["combo"].map(combo_rank))
-    keys = keys.sort_values(["task", "extractor", "_rank"], kind="mergesort")
-    return keys.drop(columns="_rank").reset_index(drop=True)
+    order = ["task", "extractor", "_rank"] + (["_protocol"] if "protocol" in table else [])
+    if "protocol" in table:
+        keys["_protocol"] = table["protocol"].map(list(READINGS).index)
+    keys = keys.sort_values(order, kind="mergesort")
+    return keys.drop(columns=["_rank", "_protocol"], errors="ignore").reset_index(drop=True)
 
 
 def aggregate_scores(cells: Iterable[PathLike], out: PathLike | None = None) -> pd.DataFrame:
@@ -158,11 +220,11 @@ def aggregate_scores(cells: Iterable[PathLike], out: PathLike | None = None) -> 
         If a cell is missing or invalid, or two cells describe the same
         (task, extractor, combination).
     """
-    rows = [_cell_row(_read_cell(Path(c))) for c in cells]
+    rows = [row for c in cells for row in _cell_rows(_read_cell(Path(c)), Path(c))]
     if not rows:
         raise MusicTransferError("no score cells given", "run the evaluation step first")
     table = sort_scores(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
-    dup = table.duplicated(["task", "extractor", "combo"])
+    dup = table.duplicated(["task", "extractor", "combo", "protocol"])
     if dup.any():
         first = table[dup].iloc[0]
         raise MusicTransferError(
@@ -498,7 +560,7 @@ def plot_scores(
     list of Path
         The figures written, the summary last.
     """
-    table = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    table = paper_rows(scores if isinstance(scores, pd.DataFrame) else load_scores(scores))
     tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
     refs = parse_references(references)
     out_dir = Path(out_dir)
@@ -632,7 +694,8 @@ def write_report(
     tasks
         Task order (default: the table's).
     """
-    table = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    full = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
+    table = paper_rows(full)
     extra = dict(extra or {})
     refs = parse_references(references)
     tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
@@ -645,6 +708,7 @@ def write_report(
     if description:
         lines += [description, ""]
     lines += _facts(table, tasks, extra)
+    lines += _provenance_lines(full)
     lines += ["", "## Best combination per task", "", *rows, ""]
     lines += [
         "Scores are the mean over cross-validation folds of the best SVM setting "
@@ -666,6 +730,34 @@ def write_report(
     with atomic_path(out) as tmp:
         tmp.write_text(text)
     return text
+
+
+def _provenance_lines(table: pd.DataFrame) -> list[str]:
+    """Which code made the cells, with a warning when the table mixes several."""
+    if "code" not in table:
+        return []
+    codes = table.groupby("code", sort=True).size()
+    libraries = sorted(set(table.get("libraries", pd.Series(dtype=str)).dropna().astype(str)))
+    lines = [
+        "- code: " + "; ".join(f"`{c}` ({n} rows)" for c, n in codes.items()),
+        *(f"- libraries: {lib}" for lib in libraries),
+    ]
+    if len(codes) > 1 or len(libraries) > 1:
+        lines += [
+            "",
+            f"**Warning: the cells of this table were made by {len(codes)} versions of the code "
+            f"and {len(libraries)} sets of libraries.** Scores from different code are not "
+            "comparable until rerun: `snakemake --forcerun evaluate` (or delete the older "
+            "cells) reruns them.",
+        ]
+    dirty = [c for c in codes.index if str(c).endswith(".dirty")]
+    if dirty:
+        lines += [
+            "",
+            "**Warning: some cells were made by code with uncommitted changes** "
+            f"({', '.join(map(str, dirty))}); no commit records what computed them.",
+        ]
+    return lines
 
 
 def _facts(table: pd.DataFrame, tasks: Sequence[str], extra: dict[str, Any]) -> list[str]:

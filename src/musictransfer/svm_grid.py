@@ -131,6 +131,7 @@ class GridResult:
     solvers: np.ndarray  # (n_settings, n_folds) of str: 'libsvm' or 'ipm'
     n_ipm_fits: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    fold_sizes: np.ndarray | None = None  # (n_folds,) test clips per fold
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -706,4 +707,5 @@ def fast_grid_search(
         scores=scores,
         solvers=solvers,
         n_ipm_fits=int(np.sum(solvers == "ipm")),
+        fold_sizes=np.array([len(test) for _, test in splits]),
     )

@@ -22,6 +22,7 @@ if batch_cells_combos():
             mem_mb=cell_mem_mb,
             runtime=batch_runtime,
         params:
+            code=CODE_VERSION,
             task=lambda w: task_json(w.task),
             features=cell_feature_args,
             combos=" ".join(batch_cells_combos()),
@@ -57,6 +58,7 @@ if config.get("fold_jobs", 1) == 1:
             mem_mb=cell_mem_mb,
             runtime=cell_runtime,
         params:
+            code=CODE_VERSION,
             task=lambda w: task_json(w.task),
             features=cell_feature_args,
         shell:
@@ -83,6 +85,7 @@ else:
             mem_mb=cell_mem_mb,
             runtime=cell_runtime,
         params:
+            code=CODE_VERSION,
             task=lambda w: task_json(w.task),
             features=cell_feature_args,
             n_parts=config["fold_jobs"],
@@ -107,6 +110,7 @@ else:
         conda:
             "../../envs/evaluation.yaml"
         params:
+            code=CODE_VERSION,
             task=lambda w: task_json(w.task),
         shell:
             "python -m musictransfer merge-folds {input} --task '{params.task}' "

@@ -16,6 +16,8 @@ rule extract_convnet:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        code=CODE_VERSION,
     shell:
         "python -m musictransfer extract-convnet {input.model} $(dirname {input.manifest}) -o {output} "
         "--threads {threads} > {log} 2>&1"
@@ -37,5 +39,7 @@ rule extract_mfcc:
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        code=CODE_VERSION,
     shell:
         "python -m musictransfer extract-mfcc $(dirname {input.manifest}) -o {output} > {log} 2>&1"

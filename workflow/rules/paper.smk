@@ -55,6 +55,8 @@ if released_features():
         resources:
             mem_mb=1000,
             runtime=10,
+        params:
+            code=CODE_VERSION,
         shell:
             "python -m musictransfer import-paper-features {wildcards.dataset} --csv {input.csv} "
             "--layers {input.layers} --features-out {output.features} "
@@ -77,6 +79,8 @@ if released_features():
         resources:
             mem_mb=1000,
             runtime=10,
+        params:
+            code=CODE_VERSION,
         shell:
             "python -m musictransfer import-paper-features {wildcards.dataset} --csv {input.csv} "
             "--mfcc {input.mfcc} --mfcc-out {output} > {log} 2>&1"

@@ -46,6 +46,7 @@ rule extract_convnet_choi2017:
         mem_mb=6000,
         runtime=240,
     params:
+        code=CODE_VERSION,
         bn_mode=lambda w: EXP.settings.get("choi2017", {}).get("bn_mode", "batch"),
         batch_size=lambda w: EXP.settings.get("choi2017", {}).get("batch_size", 256),
         chunk_size=lambda w: EXP.settings.get("choi2017", {}).get("chunk_size", 16),

@@ -17,6 +17,8 @@ rule aggregate:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=CODE_VERSION,
     shell:
         "python -m musictransfer aggregate {input} -o {output} > {log} 2>&1"
 

@@ -7,6 +7,7 @@ rule train_tagger:
         model=f"{R}/models/tagger-{{source}}.pt",
         metrics=f"{R}/models/tagger-{{source}}.metrics.json",
     params:
+        code=CODE_VERSION,
         settings=lambda w: json.dumps(EXP.settings.get("training", {}), sort_keys=True),
         checkpoints=lambda w: f"{R}/checkpoints/tagger-{w.source}",
     log:
@@ -36,6 +37,7 @@ rule random_convnet:
     output:
         model=f"{R}/models/random.pt",
     params:
+        code=CODE_VERSION,
         seed=lambda w: EXP.settings.get("random_convnet", {}).get("seed", 0),
     log:
         f"{R}/logs/random_convnet.log",
