@@ -285,7 +285,15 @@ def cmd_report(args: argparse.Namespace) -> None:
         extra=args.extra,
         references=args.references,
         tasks=args.tasks,
+        authors=args.authors,
     )
+
+
+def cmd_compare_authors(args: argparse.Namespace) -> None:
+    """Our scores beside the authors' per-cell result files: a table and a figure."""
+    from musictransfer.pipeline import compare_authors_files
+
+    compare_authors_files(args.scores, args.results, args.tasks, args.out, args.figure)
 
 
 def cmd_fetch_paper_file(args: argparse.Namespace) -> None:
@@ -498,6 +506,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", type=_json_arg, default={}, help="extra facts to report (JSON)")
     p.add_argument("--references", type=_json_arg, default={}, help="task -> reference (JSON)")
     p.add_argument("--tasks", nargs="*", default=None, help="tasks, in report order")
+    p.add_argument("--authors", type=Path, help="tables/authors.csv: compare with their results")
+
+    p = add("compare-authors", cmd_compare_authors, "our scores beside the authors' result files")
+    p.add_argument("scores", type=Path, help="tables/scores.csv")
+    p.add_argument("--results", nargs="+", required=True, type=Path, help="their .npy files")
+    p.add_argument("--tasks", type=_json_arg, required=True, help="our task -> theirs (JSON)")
+    p.add_argument("-o", "--out", required=True, type=Path, help="the comparison table (CSV)")
+    p.add_argument("--figure", required=True, type=Path, help="the comparison figure (PNG)")
     p = add("fetch-paper-file", cmd_fetch_paper_file, "get one of the authors' released files")
     p.add_argument("path", help="path in the mirror layout, e.g. data_csv/gtzan_genre.csv")
     p.add_argument("-o", "--out", required=True, type=Path)

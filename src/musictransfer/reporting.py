@@ -673,6 +673,7 @@ def write_report(
     extra: Mapping[str, Any] | None = None,
     references: Mapping[str, Any] | None = None,
     tasks: Sequence[str] | None = None,
+    authors: PathLike | None = None,
 ) -> str:
     """Write the Markdown report and return its text.
 
@@ -693,6 +694,9 @@ def write_report(
         ``{task: number | {score, combo, label, scores}}``.
     tasks
         Task order (default: the table's).
+    authors
+        ``tables/authors.csv`` (:mod:`musictransfer.authors`): adds the section comparing
+        every cell with the authors' own result files.
     """
     full = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
     table = paper_rows(full)
@@ -725,7 +729,13 @@ def write_report(
         notes.append("Cells not run: " + "; ".join(map(str, skipped)) + ".")
     if notes:
         lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]
-    lines += ["## Figures", "", *_figure_links(Path(figures_dir), out, tasks), ""]
+    figures = _figure_links(Path(figures_dir), out, tasks)
+    if authors is not None:
+        from musictransfer.authors import comparison_markdown, load_comparison
+
+        lines += comparison_markdown(load_comparison(authors))
+        figures += _figure_links(Path(figures_dir), out, ["authors"])
+    lines += ["## Figures", "", *figures, ""]
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         tmp.write_text(text)

@@ -248,11 +248,44 @@ def report_extra():
     return extra
 
 
+def authors_tasks():
+    """Selected tasks that name their counterpart in the authors' result files."""
+    tasks = EXP.settings["tasks"]
+    return {
+        t: tasks[t]["authors_task"]
+        for t in selected_tasks()
+        if tasks[t].get("authors_task")
+    }
+
+
+def authors_result_inputs(wildcards):
+    """The authors' result files of every selected cell that has one."""
+    from musictransfer.authors import RESULT_DIR, result_files
+
+    tasks = authors_tasks()
+    types = {t: EXP.tasks[t].type for t in tasks}
+    combos = {c for t, e, c in selected_cells() if t in tasks}
+    return [
+        released_file(f"{RESULT_DIR}/{n}") for n in result_files(tasks, types, combos)
+    ]
+
+
+def authors_outputs():
+    """The comparison with the authors' results, where the experiment has one."""
+    if not authors_tasks():
+        return {}
+    return {
+        "authors": f"{R}/tables/authors.csv",
+        "authors_figure": f"{R}/figures/authors.png",
+    }
+
+
 def final_targets():
     return [
         f"{R}/tables/scores.csv",
         f"{R}/figures/summary.png",
         f"{R}/report.md",
+        *authors_outputs().values(),
     ]
 
 

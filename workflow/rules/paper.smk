@@ -17,8 +17,8 @@ rule download_paper_features:
     benchmark:
         f"{R}/benchmarks/download_paper_features/{{kind}}/{{file}}.tsv"
     wildcard_constraints:
-        kind="data_csv|data_feats|weights",
-        file=r"[A-Za-z0-9_]+\.(csv|npy|hdf5)",
+        kind="data_csv|data_feats|weights|result_transfer",
+        file=r"[A-Za-z0-9_+]+\.(csv|npy|hdf5)",
     retries: 1
     conda:
         "../../envs/audio.yaml"

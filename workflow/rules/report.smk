@@ -56,9 +56,42 @@ rule plot:
         "--references {params.references} > {log} 2>&1"
 
 
+rule compare_authors:
+    """Every cell beside the authors' own result file, under both readings of the grid."""
+    input:
+        scores=f"{R}/tables/scores.csv",
+        results=authors_result_inputs,
+    output:
+        table=f"{R}/tables/authors.csv",
+        figure=report(
+            f"{R}/figures/authors.png",
+            caption="../report/authors_figure.rst",
+            category="Figures",
+        ),
+    log:
+        f"{R}/logs/compare_authors.log",
+    benchmark:
+        f"{R}/benchmarks/compare_authors.tsv"
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=lambda w: shlex.quote(json.dumps(authors_tasks(), sort_keys=True)),
+    shell:
+        "python -m musictransfer compare-authors {input.scores} --results {input.results} "
+        "--tasks {params.tasks} -o {output.table} --figure {output.figure} > {log} 2>&1"
+
+
 rule write_report:
     """A short Markdown report: the score table, best combinations, figures."""
     input:
+        unpack(
+            lambda w: (
+                {"authors": authors_outputs()["authors"]} if authors_outputs() else {}
+            )
+        ),
         scores=f"{R}/tables/scores.csv",
         summary=f"{R}/figures/summary.png",
     output:
@@ -77,7 +110,10 @@ rule write_report:
         tasks=" ".join(selected_tasks()),
         references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
         extra=lambda w: shlex.quote(json.dumps(report_extra(), sort_keys=True)),
+        authors=lambda w, input: (
+            f"--authors {input.authors}" if "authors" in input.keys() else ""
+        ),
     shell:
         "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
         "-o {output} --experiment {params.experiment} --tasks {params.tasks} "
-        "--references {params.references} --extra {params.extra} > {log} 2>&1"
+        "--references {params.references} --extra {params.extra} {params.authors} > {log} 2>&1"
