@@ -13,6 +13,7 @@ Feature files are ``.npz`` archives with
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
@@ -33,6 +34,7 @@ from musictransfer.constants import (
 )
 from musictransfer.errors import AudioError, ManifestError
 from musictransfer.files import write_npz
+from musictransfer.provenance import provenance
 
 if TYPE_CHECKING:
     import torch
@@ -281,13 +283,25 @@ def save_features(
     extractor: str,
     **extra: object,
 ) -> None:
-    """Write a feature file (atomically)."""
+    """Write a feature file (atomically), with the provenance of the code that made it.
+
+    ``provenance`` is a JSON string (:func:`musictransfer.provenance.provenance`): a
+    feature file outlives the code that wrote it, and the scores computed from it are
+    only as citable as it is.
+    """
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[0] != len(ids):
         raise ValueError(f"features {features.shape} do not match {len(ids)} ids")
     if not np.all(np.isfinite(features)):
         raise ValueError(f"non-finite features for {path}")
-    write_npz(path, features=features, ids=np.asarray(ids, dtype=str), extractor=extractor, **extra)
+    write_npz(
+        path,
+        features=features,
+        ids=np.asarray(ids, dtype=str),
+        extractor=extractor,
+        provenance=json.dumps(provenance(), sort_keys=True),
+        **extra,
+    )
 
 
 def load_features(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,7 @@ from musictransfer.datasets.manifest import TAG_SEPARATOR, require_columns
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
 from musictransfer.files import atomic_path, write_json
 from musictransfer.model import ConvNet, init_he_normal
+from musictransfer.provenance import provenance
 
 MODEL_FORMAT_VERSION = 1
 """Version of the model-file dictionary; bump it when its keys change meaning."""
@@ -608,7 +609,7 @@ def train_tagger(
         },
     )
     if metrics_out is not None:
-        write_json(metrics_out, metrics)
+        write_json(metrics_out, {**metrics, "provenance": provenance()})
     print(
         f"best val_auc {metrics['best_val_auc']:.4f}, test_auc "
         f"{'n/a' if test_auc is None else f'{test_auc:.4f}'} after {epochs} epochs "
@@ -661,6 +662,7 @@ def save_model(
         "bn_statistics": bn_statistics,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "meta": dict(meta or {}),
+        "provenance": provenance(),
     }
     with atomic_path(out) as tmp:
         torch.save(payload, tmp)
