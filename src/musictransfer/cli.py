@@ -4,14 +4,18 @@ Each sub-command is a thin wrapper over one package function; heavy libraries ar
 imported inside the commands so that ``musictransfer --help`` and ``info`` start fast
 and so that the hundreds of evaluation jobs of a run do not each pay for PyTorch.
 User errors (:class:`~musictransfer.errors.MusicTransferError`) are printed without a
-traceback, with their hint, and exit with status 2.
+traceback, with their hint, and exit with status 2 (``--debug`` adds the traceback);
+any other exception is a bug and keeps its traceback. Output paths are checked before
+a command starts, so that a bad ``-o`` fails at once rather than after hours of work.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -29,6 +33,17 @@ def _json_arg(text: str) -> dict:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """Parse a count that must be at least 1 (batch sizes, threads, tags shown)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
@@ -154,16 +169,26 @@ def cmd_extract(args: argparse.Namespace) -> None:
             bn_mode=args.bn_mode,
             weights=args.model,
             mirror=args.mirror,
-            batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
             stats_path=args.stats,
         )
         return
     if args.model is None:
         raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
     from musictransfer.features import extract_files
+    from musictransfer.pretrained import authors_weights_kind
 
+    kind = authors_weights_kind(args.model)
+    if kind is not None:
+        raise MusicTransferError(
+            f"{args.model} is {kind}, not a musictransfer model",
+            "add --extractor choi2017 to extract features with the authors' network",
+        )
     extract_files(
-        args.model, _expand_inputs(args.inputs), args.out, batch_size=args.batch_size or 8
+        args.model,
+        _expand_inputs(args.inputs),
+        args.out,
+        batch_size=8 if args.batch_size is None else args.batch_size,
     )
 
 
@@ -178,7 +203,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
         bn_mode=args.bn_mode,
         weights=args.weights,
         mirror=args.mirror,
-        batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
     )
     for path, best in zip(paths, tags, strict=True):
         print(path)
@@ -324,7 +349,14 @@ def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.suffix == ".txt":
-            lines = path.read_text().splitlines()
+            try:
+                lines = path.read_text().splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+                raise MusicTransferError(
+                    f"cannot read the list of audio files {path}: {reason}",
+                    "a .txt argument is a text file of audio paths, one a line: check the path",
+                ) from exc
             paths += [
                 Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")
             ]
@@ -358,11 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pre-trained convnet features for music (Choi et al., ISMIR 2017).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    debug_help = "show the traceback of user errors too (they are one line otherwise)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
+        # Also accepted after the command; SUPPRESS keeps the global flag's value otherwise.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
         return p
 
     p = add("info", cmd_info, "versions, the paper's constants, compute and the experiment")
@@ -378,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("prepare", cmd_prepare, "decode, downmix, resample to 12 kHz and store a dataset")
     p.add_argument("manifest", type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive_int, default=1)
 
     p = add("download", cmd_download, "fetch, verify and unpack a real dataset")
     p.add_argument("dataset", help="dataset name (see musictransfer.datasets.registry)")
@@ -402,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=Path, help="JSON file for validation/test AUC")
     p.add_argument("--settings", type=_json_arg, default={}, help="training settings (JSON)")
     p.add_argument("--checkpoint-dir", type=Path, required=True)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive_int, default=1)
 
     p = add("random-convnet", cmd_random_convnet, "save the seeded He-normal random convnet")
     p.add_argument("--out", required=True, type=Path)
@@ -412,8 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("-o", "--out", required=True, type=Path)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--threads", type=_positive_int, default=1)
 
     p = add("extract-mfcc", cmd_extract_mfcc, "MFCC baseline vectors of a prepared dataset")
     p.add_argument("dataset_dir", type=Path)
@@ -434,14 +470,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_choi2017_options(p)
     p.add_argument("--stats", type=Path, help="frozen statistics (JSON) for --bn-mode reference")
     p.add_argument("-o", "--out", required=True, type=Path, help="output .npz")
-    p.add_argument("--batch-size", type=int, default=None, help="default 8, or 256 with choi2017")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="default 8, or 256 with choi2017"
+    )
 
     p = add("tag", cmd_tag, "top tags of audio files with the authors' pre-trained tagger")
     p.add_argument("inputs", nargs="+", help="audio files or .txt lists of them")
-    p.add_argument("--top", type=int, default=5, help="tags printed per file")
+    p.add_argument("--top", type=_positive_int, default=5, help="tags printed per file")
     p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
     _add_choi2017_options(p)
-    p.add_argument("--batch-size", type=int, default=None, help="clips per batch (batch mode)")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="clips per batch (batch mode)"
+    )
 
     p = add("import-paper-weights", cmd_import_paper_weights, "authors' weights -> choi2017.pt")
     p.add_argument("--out", required=True, type=Path)
@@ -453,9 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--bn-mode", choices=["batch", "dataset", "reference"], default="batch")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--chunk-size", type=int, default=16, help="clips in memory at once")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch-size", type=_positive_int, default=256)
+    p.add_argument("--chunk-size", type=_positive_int, default=16, help="clips in memory at once")
+    p.add_argument("--threads", type=_positive_int, default=1)
 
     p = add("choi2017-stats", cmd_choi2017_stats, "frozen choi2017 statistics of audio files")
     p.add_argument("inputs", nargs="+")
@@ -473,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--out", required=True, type=Path, nargs="+", help="one JSON file per --combo"
     )
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=_positive_int, default=1)
     p.add_argument(
         "--fold-part",
         type=_fold_part_arg,
@@ -535,12 +575,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OUTPUT_FILES = ("out", "metrics", "features_out", "mfcc_out", "manifest_out")
+"""Options naming files a command writes (``out`` may be a list: ``evaluate -o a b``)."""
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before the work when an output cannot be written (a directory, a FIFO...)."""
+    outputs = []
+    for name in _OUTPUT_FILES:
+        value = getattr(args, name, None)
+        outputs += value if isinstance(value, list) else [] if value is None else [value]
+    dirs = [getattr(args, n) for n in ("out_dir", "checkpoint_dir") if getattr(args, n, None)]
+    if not outputs and not dirs:
+        return  # ``info`` and ``--help`` start without NumPy
+    from musictransfer.files import check_output, check_output_dir
+
+    for path in outputs:
+        check_output(path)
+    for path in dirs:
+        check_output_dir(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``musictransfer`` command."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        try:
+            _check_outputs(args)
+            args.handler(args)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise  # any other OSError not turned into a message is a bug to see
+            where = f" writing {exc.filename}" if exc.filename else ""
+            raise MusicTransferError(
+                f"{exc.strerror}{where}", "free space on the output's disk and run again"
+            ) from exc
     except MusicTransferError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"musictransfer {args.command}: error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  -> {exc.hint}", file=sys.stderr)

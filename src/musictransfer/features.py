@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -309,8 +310,21 @@ def load_features(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"feature file not found: {path}", "run the extraction step first")
-    with np.load(path, allow_pickle=False) as data:
-        return data["features"], data["ids"]
+    redo = "delete it and rerun the extraction step that makes it"
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ManifestError(f"{path} is not a feature file (an .npz archive)", redo)
+        with data:
+            missing = [k for k in ("features", "ids") if k not in data.files]
+            if missing:
+                raise ManifestError(f"{path} is not a feature file: no {missing[0]!r} array", redo)
+            return data["features"], data["ids"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # A truncated archive (a job killed while copying, a full disk) fails here.
+        raise ManifestError(
+            f"cannot read feature file {path}: damaged or truncated ({type(exc).__name__})", redo
+        ) from exc
 
 
 def layer_columns(combo: str, n_channels: int = N_CHANNELS) -> np.ndarray:

@@ -521,9 +521,14 @@ def keras1_state_dict(weights: dict[str, np.ndarray]) -> dict[str, Tensor]:
 def load_keras1_weights(path: PathLike) -> ConvNet:
     """Build the network and load ``weights_theano.hdf5`` into it (batch statistics)."""
     model = build_choi2017()
-    missing, unexpected = model.load_state_dict(
-        keras1_state_dict(read_keras1_weights(path)), strict=False
-    )
+    try:
+        state = keras1_state_dict(read_keras1_weights(path))
+    except KeyError as exc:  # an HDF5 file with the right groups but not all the arrays
+        raise MusicTransferError(
+            f"{path} lacks the array {exc} of the authors' Keras 1 weight file",
+            f"use {WEIGHTS_THEANO.url}",
+        ) from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
     stats_buffers = {"frontend.db_max"} | {
         f"blocks.{k}.bn.{b}" for k in range(N_LAYERS) for b in ("mean", "var")
     }
@@ -564,8 +569,40 @@ def is_choi2017_file(path: PathLike) -> bool:
     path = Path(path)
     if path.suffix != ".pt" or not path.is_file():
         return False
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for what is not one of its files
+        return False
     return isinstance(payload, dict) and payload.get("format") == MODEL_FORMAT
+
+
+def authors_weights_kind(path: PathLike) -> str | None:
+    """What ``path`` is when it holds the authors' network rather than a musictransfer model.
+
+    ``extract --model`` without ``--extractor choi2017`` reads musictransfer model files
+    only; given the authors' weights it should say so, not call the file damaged.
+
+    Returns
+    -------
+    str or None
+        A description for messages ("the authors' Keras 1 weight file", ...), or None
+        for any other file (including a missing one).
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if h5py.is_hdf5(path):
+        try:
+            with h5py.File(path, "r") as f:
+                keras1 = "melgram" in f and "ConvBNEluDr" in f
+        except OSError:
+            keras1 = False
+        return "the authors' Keras 1 weight file" if keras1 else "an HDF5 (Keras) weight file"
+    if is_choi2017_file(path):
+        return "the authors' network imported by import-paper-weights"
+    return None
 
 
 def load_pretrained(
@@ -612,13 +649,25 @@ def load_pretrained(
             f"weights file not found: {path}", f"download {WEIGHTS_THEANO.url}"
         )
     if path.suffix == ".pt":
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        hint = "give weights_theano.hdf5 or the choi2017.pt that import-paper-weights makes"
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a damaged or foreign file
+            reason = (str(exc).splitlines() or [""])[0]
             raise MusicTransferError(
-                f"{path} is not a choi2017 model file", "rerun import-paper-weights"
-            )
+                f"cannot read {path} as a choi2017 model file: {type(exc).__name__}: {reason}",
+                hint,
+            ) from exc
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise MusicTransferError(f"{path} is not a choi2017 model file", hint)
         model = build_choi2017()
-        model.load_state_dict(payload["state_dict"])
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise MusicTransferError(
+                f"{path} does not hold the choi2017 network's weights: {type(exc).__name__}",
+                "rerun import-paper-weights to make the file again",
+            ) from exc
     else:
         model = load_keras1_weights(path)
     set_statistics(model, Statistics.load() if bn_mode == "reference" else None)

@@ -414,7 +414,13 @@ def load_layers(layer_files: list[PathLike] | tuple[PathLike, ...], n_rows: int)
 def _load_matrix(path: PathLike, n_rows: int, n_cols: int) -> np.ndarray:
     import numpy as np
 
-    array = np.load(path, allow_pickle=False)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # truncated or not an .npy file
+        raise ManifestError(
+            f"cannot read {path}: damaged, truncated or not an .npy file ({type(exc).__name__})",
+            "delete it and fetch it again (musictransfer fetch-paper-file)",
+        ) from exc
     if array.shape != (n_rows, n_cols):
         raise ManifestError(
             f"{path} holds an array of shape {array.shape}, expected ({n_rows}, {n_cols})",

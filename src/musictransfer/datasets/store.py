@@ -149,7 +149,14 @@ class PreparedDataset:
             raise ManifestError(
                 f"prepared audio missing: {audio_path}", "rerun the prepare_audio step"
             )
-        self._audio = np.load(audio_path, mmap_mode="r")
+        try:
+            self._audio = np.load(audio_path, mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:  # truncated: "mmap length is greater"
+            raise ManifestError(
+                f"cannot read prepared audio {audio_path}: damaged or truncated "
+                f"({type(exc).__name__})",
+                f"delete {self.root} and rerun the prepare step",
+            ) from exc
         self._offsets = self.manifest["offset"].to_numpy(np.int64)
         self._lengths = self.manifest["n_samples"].to_numpy(np.int64)
         if len(self._audio) != int(self._lengths.sum()):
