@@ -10,7 +10,8 @@ def test_faults_doc_is_current(repo):
     assert rows, "no test is marked fault"
     expected = render(rows)
     actual = (repo / "docs" / "faults.md").read_text()
-    assert actual == expected, "docs/faults.md is stale: python tests/faults_table.py > docs/faults.md"
+    regenerate = "python tests/faults_table.py > docs/faults.md"
+    assert actual == expected, f"docs/faults.md is stale: {regenerate}"
 
 
 def test_every_fault_names_its_case_and_outcome():
