@@ -22,6 +22,7 @@ from sklearn.svm import SVC
 
 from musictransfer import cli
 from musictransfer.datasets import demo
+from musictransfer.datasets.demo import dsp, plans, voices
 from musictransfer.datasets.manifest import read_manifest, split_tags
 from musictransfer.errors import ConfigError
 
@@ -169,26 +170,26 @@ def test_tags_are_one_to_four_from_the_vocabulary(small):
     frame = pd.read_csv(small["demo_tags"])
     for tags in split_tags(frame):
         assert 1 <= len(tags) <= 4
-        assert set(tags) <= set(demo.TAG_VOCABULARY)
+        assert set(tags) <= set(plans.TAG_VOCABULARY)
         assert len(set(tags)) == len(tags)
     assert set(frame.split) == {"train", "valid", "test"}
 
 
 def test_tag_splits_cover_every_tag_at_config_size():
     # Planning alone (no synthesis) decides labels and splits.
-    clips = demo.plan_demo_tags(240, np.random.default_rng(0))
+    clips = plans.plan_demo_tags(240, np.random.default_rng(0))
     frame = pd.DataFrame([c.labels for c in clips])
-    assert 10 <= len(demo.TAG_VOCABULARY) <= 16
+    assert 10 <= len(plans.TAG_VOCABULARY) <= 16
     fractions = frame.split.value_counts(normalize=True)
     assert fractions["train"] == pytest.approx(0.70, abs=0.03)
     assert fractions["valid"] == pytest.approx(0.15, abs=0.03)
     for split, part in frame.groupby("split"):
         present = {t for tags in split_tags(part) for t in tags}
-        assert present == set(demo.TAG_VOCABULARY), split
+        assert present == set(plans.TAG_VOCABULARY), split
 
 
 def test_vocal_split_is_stratified():
-    clips = demo.plan_vocal(120, np.random.default_rng(0))
+    clips = plans.plan_vocal(120, np.random.default_rng(0))
     frame = pd.DataFrame([c.labels for c in clips])
     table = pd.crosstab(frame.split, frame.label)
     assert (table > 0).all().all()
@@ -196,14 +197,14 @@ def test_vocal_split_is_stratified():
 
 
 def test_sound_event_folds_hold_every_class():
-    clips = demo.plan_sound_events(150, np.random.default_rng(0))
+    clips = plans.plan_sound_events(150, np.random.default_rng(0))
     frame = pd.DataFrame([c.labels for c in clips])
     assert set(frame.fold) == {1, 2, 3, 4, 5}
     assert (pd.crosstab(frame.fold, frame.label) > 0).sum().min() >= 4
 
 
 def test_sound_event_recordings_share_a_fold():
-    clips = demo.plan_sound_events(60, np.random.default_rng(0))
+    clips = plans.plan_sound_events(60, np.random.default_rng(0))
     frame = pd.DataFrame([c.labels for c in clips])
     per_recording = frame.groupby("recording")
     assert (per_recording.fold.nunique() == 1).all()
@@ -223,11 +224,33 @@ def test_failure_leaves_no_manifest(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(demo.sf, "write", failing_write)
+    monkeypatch.setattr(sf, "write", failing_write)
     with pytest.raises(OSError, match="disk full"):
         demo.generate_dataset("speech_music", tmp_path, 4, seed=1)
     assert not out.exists(), "a stale or partial manifest survived a failure"
     assert not list(tmp_path.rglob(".*.wav")), "temporary audio left behind"
+
+
+# --- package layout ----------------------------------------------------------------------
+
+LAYERS = ("dsp", "drums", "voices", "music", "styles", "events", "plans", "__init__")
+"""The demo package's modules, lowest level first."""
+
+
+def test_demo_modules_import_only_lower_levels():
+    import ast
+
+    package = Path(demo.__file__).parent
+    assert {p.stem for p in package.glob("*.py")} == set(LAYERS)
+    prefix = "musictransfer.datasets.demo."
+    for level, name in enumerate(LAYERS):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {
+            node.module.removeprefix(prefix)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(prefix)
+        }
+        assert imported <= set(LAYERS[:level]), (name, imported - set(LAYERS[:level]))
 
 
 # --- synthesis primitives against librosa -------------------------------------------------
@@ -236,7 +259,7 @@ def test_failure_leaves_no_manifest(tmp_path, monkeypatch):
 @pytest.mark.parametrize("freq", [82.4, 196.0, 523.3])
 def test_karplus_strong_pluck_is_in_tune_and_darkens(freq):
     sr = 22_050
-    y = demo.pluck(freq, 1.5, sr, np.random.default_rng(0), brightness=0.8).astype(np.float32)
+    y = dsp.pluck(freq, 1.5, sr, np.random.default_rng(0), brightness=0.8).astype(np.float32)
     f0 = librosa.yin(y[: sr // 2], fmin=50, fmax=2000, sr=sr)
     assert np.median(f0) == pytest.approx(freq, rel=0.01)
     early = librosa.feature.spectral_centroid(y=y[:4096], sr=sr).mean()
@@ -246,7 +269,7 @@ def test_karplus_strong_pluck_is_in_tune_and_darkens(freq):
 
 def test_harmonic_tone_pitch_matches_librosa():
     sr = 16_000
-    y = demo.harmonic_tone(261.6, 1.0, sr, decay=5).astype(np.float32)
+    y = dsp.harmonic_tone(261.6, 1.0, sr, decay=5).astype(np.float32)
     assert np.median(librosa.yin(y, fmin=60, fmax=1000, sr=sr)) == pytest.approx(261.6, rel=0.01)
 
 
@@ -256,7 +279,7 @@ def test_vowel_formants_shape_the_spectrum():
     f0 = np.full(sr // 2, 120.0)
     spectra = {}
     for v in ("a", "i"):
-        x = demo.voiced_segment(f0, v, sr, rng)
+        x = voices.voiced_segment(f0, v, sr, rng)
         spectrum = np.abs(np.fft.rfft(x))
         freqs = np.fft.rfftfreq(x.size, 1 / sr)
         spectra[v] = {

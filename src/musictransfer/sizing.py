@@ -1,11 +1,12 @@
 """Memory and time an evaluation cell needs, for the workflow's job resources.
 
 The fast grid search (:mod:`musictransfer.svm_grid`) holds, per worker, the training
-fold's n x n distance and kernel matrices (float64) and libsvm's state: measured peak
-2.25 GB for UrbanSound8K's largest fold (7,900 training clips, one worker), i.e. about
-4.5 n x n float64 matrices. Its time grows with the square of the clips as well:
-about 25 CPU-minutes for an UrbanSound8K cell (8,732 clips), 5 for Ballroom (4,180).
-Both measured on the 2-core development machine (AMD EPYC, KVM), see README.
+fold's n x n distance and kernel matrices (float64) and libsvm's state, so its peak
+memory grows with the square of the training clips: :data:`MATRICES_PER_WORKER` such
+matrices, calibrated on the measured peak of UrbanSound8K's largest fold. Its time
+grows with the square of the clips as well, scaled from a measured UrbanSound8K cell
+(:data:`CPU_MINUTES_AT_REFERENCE`), with :data:`TIME_SAFETY` headroom because nodes
+differ in speed. The measurements themselves are in docs/performance.md.
 
 Standard library only: the Snakefile imports this module in Snakemake's own Python.
 """
@@ -16,7 +17,7 @@ import math
 import os
 
 MATRICES_PER_WORKER: float = 4.5
-"""n x n float64 matrices a grid worker holds at its peak (measured, see above)."""
+"""n x n float64 matrices a grid worker holds at its peak (calibrated, see above)."""
 
 BASE_MEMORY_MB: int = 1000
 """Interpreter, libraries and the feature matrix."""

@@ -6,7 +6,7 @@ A plain ``GridSearchCV`` (:func:`musictransfer.evaluation.reference_grid_search`
 - RBF fits that evaluate the kernel again and again (libsvm's row cache, 200 MB by
   default, is too small for UrbanSound8K's ~7,900 training clips);
 - a few linear-kernel fits on unscaled features with large C, on which libsvm's SMO
-  solver needs millions of iterations (one EmoMusic SVR fit: 7.5 million, ~10 s).
+  solver needs millions of iterations.
 
 What this module does instead, per (fold, scaling):
 
@@ -22,10 +22,10 @@ What this module does instead, per (fold, scaling):
    kernel block (:func:`_one_vs_one`; ``ONE_VS_ONE_MIN_PAIR_CLIPS``).
 3. Linear kernel: libsvm on the precomputed Gram matrix ``X X'``, with an iteration
    budget. A fit that exhausts it (the pathological ones) is solved instead by
-   :func:`solve_box_qp`, an exact interior-point solver of the same dual problem that
-   exploits the low rank of the linear kernel (n clips x d <= 280 features). libsvm
-   stops at a KKT violation of 1e-3; the interior-point solution is the optimum to
-   ~1e-10, so the two can disagree on clips whose decision value is within libsvm's
+   :mod:`musictransfer.ipm`, an exact interior-point solver of the same dual problem
+   that exploits the low rank of the linear kernel (n clips x d <= 280 features).
+   libsvm stops at a KKT violation of 1e-3; the interior-point solution is the optimum
+   to ~1e-10, so the two can disagree on clips whose decision value is within libsvm's
    tolerance of the boundary. The tests measure that on real cells. Multiclass linear
    fits always run one class pair at a time (item 2), so that budget and switch apply
    to the pair that needs them; and C ascending, a problem that exhausted the budget
@@ -54,6 +54,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import _libsvm as _libsvm_binding  # what SVC/SVR call: _PrecomputedLibsvm
 from threadpoolctl import threadpool_limits
 
+from musictransfer.ipm import IPMLinear
+
 LINEAR_ITER_PER_SAMPLE: int = 200
 """libsvm's iteration budget for a linear fit, per training clip (at least 20,000).
 
@@ -69,11 +71,12 @@ DISTANCE_BLOCK_ROWS: int = 512
 ONE_VS_ONE_MIN_PAIR_CLIPS: int = 1000
 """Clips per class pair (on average) from which multiclass RBF fits go pair by pair.
 
-:func:`_one_vs_one` saves solver time on big pairs (UrbanSound8K, ~1,600 clips per
-pair: 40 s -> 32 s for a fold's 28 RBF fits) but costs block copies on small ones:
-measured on 2026-11-30 (one fold, one core), Extended Ballroom '12345' 10.5 / 7.5 s
-(scaled / unscaled) as one multiclass fit against 12.2 / 8.8 s pair by pair, GTZAN
-0.51 / 0.45 s against 0.69 / 0.70 s. Linear fits go pair by pair whatever the size."""
+Going pair by pair (:func:`_one_vs_one`) gives libsvm each pair's kernel as one
+contiguous block, on which its solver runs faster, but the blocks must first be copied
+out of the full matrices. On big pairs (UrbanSound8K's, about 1,600 clips) the solver
+time saved outweighs the copies; on small ones (Extended Ballroom's, GTZAN's) the copies
+cost more than they save, so those stay one multiclass fit. Linear fits go pair by pair
+whatever the size."""
 
 
 SVR_EPSILON: float = 0.1
@@ -148,8 +151,8 @@ def _score(is_classifier: bool, y_true: np.ndarray, y_pred: np.ndarray) -> float
     """The estimator's default ``score``: accuracy or r2.
 
     Accuracy is the mean of ``y_true == y_pred``, the very expression ``accuracy_score``
-    evaluates (``np.average`` of the matches) without its label checks, which cost 100
-    times the computation (0.8 ms a call, 640 calls a cell).
+    evaluates (``np.average`` of the matches) without its label checks, which cost far
+    more than the mean itself and would run 640 times a cell (64 settings x 10 folds).
     """
     if is_classifier:
         return float(np.mean(y_true == y_pred))
@@ -167,182 +170,13 @@ def squared_distances(A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
     other, sq_b = (A, sq_a) if B is None else (B, np.einsum("ij,ij->i", B, B))
     D = np.add.outer(sq_a, sq_b)
     # Dot products by blocks of rows: no n x n temporaries besides D itself. A fresh
-    # n x n array costs page faults (UrbanSound8K: 500 MB, about a second on a VM).
+    # n x n array costs page faults (UrbanSound8K: 500 MB).
     for start in range(0, len(A), DISTANCE_BLOCK_ROWS):
         rows = slice(start, start + DISTANCE_BLOCK_ROWS)
         D[rows] -= 2.0 * (A[rows] @ other.T)
     if B is None:
         np.fill_diagonal(D, 0.0)
     return D
-
-
-def solve_box_qp(
-    Z: np.ndarray,
-    c: np.ndarray,
-    a: np.ndarray,
-    upper: float,
-    tol: float = 1e-9,
-    max_iter: int = 100,
-) -> tuple[np.ndarray, float]:
-    """Minimise ``v'ZZ'v / 2 + c'v`` subject to ``a'v = 0`` and ``0 <= v <= upper``.
-
-    The dual of a linear-kernel SVM (SVC: ``Z = y * X``; SVR: ``Z = [X; -X]``) is of
-    this form. A Mehrotra predictor-corrector interior-point method; every Newton
-    system ``(ZZ' + diag(d)) dv + a dy = r`` is solved through the Woodbury identity
-    with a (k x k) Cholesky factorisation (k = columns of Z), so an iteration costs
-    O(m k^2) rather than O(m^3).
-
-    Stops when the relative dual residual (/10), the equality residual and the
-    relative duality gap are all below ``tol``, or when, close to that (1e-6), 5 iterations
-    have not improved on the best of them (rounding then dominates: about 1e-9 on these problems).
-
-    Returns
-    -------
-    v, y
-        The optimum and the multiplier of ``a'v = 0``. For an SVM, the decision
-        function is ``x'Z'v + y`` (libsvm's ``rho`` is ``-y``).
-    """
-    m = Z.shape[0]
-    u = float(upper)
-    # Strictly interior start: v in (0, u), slacks of both bounds positive.
-    v = np.full(m, u / 2.0)
-    s = u - v
-    w_lo = np.ones(m)  # multipliers of v >= 0
-    w_hi = np.ones(m)  # multipliers of v <= u
-    y = 0.0
-    best, best_merit, since_best = (v.copy(), y), np.inf, 0
-    for _ in range(max_iter):
-        Zv = Z.T @ v
-        grad = Z @ Zv + c
-        r_dual = grad + a * y - w_lo + w_hi
-        r_eq = float(a @ v)
-        r_up = v + s - u
-        gap = float(v @ w_lo + s @ w_hi)
-        mu = gap / (2 * m)
-        scale = 1.0 + np.abs(c).max() + np.sqrt(m) * np.abs(grad - c).max()
-        merit = max(
-            np.abs(r_dual).max() / scale / 10.0,
-            abs(r_eq) / (scale * u),
-            gap / max(1.0, abs(float(0.5 * Zv @ Zv + c @ v))),
-        )
-        if merit < best_merit:
-            best, best_merit, since_best = (v.copy(), y), merit, 0
-        elif best_merit < 1e-6:
-            since_best += 1
-        # Converged; or rounding has stopped the progress (the Newton systems lose
-        # accuracy as 1/d spreads): the best iterate is then as good as it gets.
-        if merit < tol or since_best >= 5:
-            break
-        solve = _woodbury(Z, w_lo / v + w_hi / s)
-        h_a = solve(a)
-
-        state = (solve, h_a, a, v, s, w_lo, w_hi, r_dual, r_eq, r_up)
-        zero = np.zeros(m)
-        dv, ds, dy, dw_lo, dw_hi = _newton_step(state, 0.0, zero, zero)
-        # One step length for primal and dual: the quadratic term couples them.
-        step = min(1.0, _step(v, dv), _step(s, ds), _step(w_lo, dw_lo), _step(w_hi, dw_hi))
-        gap_aff = float(
-            (v + step * dv) @ (w_lo + step * dw_lo) + (s + step * ds) @ (w_hi + step * dw_hi)
-        )
-        sigma = (gap_aff / gap) ** 3
-        dv, ds, dy, dw_lo, dw_hi = _newton_step(state, sigma * mu, dv * dw_lo, ds * dw_hi)
-        step = min(
-            1.0, 0.99 * min(_step(v, dv), _step(s, ds), _step(w_lo, dw_lo), _step(w_hi, dw_hi))
-        )
-        v = v + step * dv
-        s = s + step * ds
-        y += step * dy
-        w_lo = w_lo + step * dw_lo
-        w_hi = w_hi + step * dw_hi
-    return best
-
-
-def _newton_step(
-    state: tuple, target: float, corr_lo: np.ndarray, corr_hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
-    """One Newton direction of the interior-point iteration.
-
-    Complementarity is driven to ``v * w_lo = target - corr_lo`` and
-    ``s * w_hi = target - corr_hi`` (Mehrotra's corrector when ``corr`` is non-zero),
-    with ``ds = -dv - r_up`` from ``v + s = u``.
-    """
-    solve, h_a, a, v, s, w_lo, w_hi, r_dual, r_eq, r_up = state
-    rhs = -r_dual + (target - corr_lo) / v - w_lo - (target - corr_hi) / s + w_hi
-    rhs -= w_hi * r_up / s
-    h_rhs = solve(rhs)
-    dy = (float(a @ h_rhs) + r_eq) / float(a @ h_a)
-    dv = h_rhs - h_a * dy
-    ds = -dv - r_up
-    dw_lo = (target - corr_lo - w_lo * dv) / v - w_lo
-    dw_hi = (target - corr_hi - w_hi * ds) / s - w_hi
-    return dv, ds, dy, dw_lo, dw_hi
-
-
-def _step(x: np.ndarray, dx: np.ndarray) -> float:
-    """Largest step keeping ``x + step * dx >= 0`` (at most 1 / 0.99)."""
-    neg = dx < 0
-    if not np.any(neg):
-        return 1 / 0.99
-    return float(min(1 / 0.99, np.min(-x[neg] / dx[neg])))
-
-
-def _woodbury(Z: np.ndarray, d: np.ndarray):
-    """A solver of ``(ZZ' + diag(d)) x = r`` through the Woodbury identity.
-
-    ``I + Z' diag(1/d) Z`` is factorised as R'R by a QR decomposition of
-    ``[diag(d)^-1/2 Z; I]`` rather than by Cholesky: near the optimum ``1/d`` spans
-    twenty orders of magnitude, and the QR route stays accurate where forming the
-    matrix and factorising it loses positive definiteness to rounding.
-    """
-    from scipy.linalg import solve_triangular
-
-    inv_d = 1.0 / d
-    Zs = Z * np.sqrt(inv_d)[:, None]
-    R = np.linalg.qr(np.vstack([Zs, np.eye(Z.shape[1])]), mode="r")
-    Zd = Z * inv_d[:, None]
-
-    def solve(r: np.ndarray) -> np.ndarray:
-        t = Zd.T @ r
-        t = solve_triangular(R, solve_triangular(R, t, trans="T"))
-        return r * inv_d - Zd @ t
-
-    return solve
-
-
-class _IPMLinear:
-    """A linear SVR or binary SVC solved exactly by :func:`solve_box_qp`, predicting like libsvm.
-
-    Multiclass problems reach it one class pair at a time (:func:`_one_vs_one`).
-    """
-
-    def __init__(self, is_classifier: bool, C: float) -> None:
-        self.is_classifier = is_classifier
-        self.C = C
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> _IPMLinear:
-        if not self.is_classifier:
-            n = len(y)
-            Z = np.vstack([X, -X])
-            c = np.concatenate([SVR_EPSILON - y, SVR_EPSILON + y])
-            a = np.concatenate([np.ones(n), -np.ones(n)])
-        else:
-            # As libsvm in scikit-learn: the first of the sorted classes is labelled +1,
-            # and a positive decision predicts it.
-            self.classes_ = np.unique(y)
-            if len(self.classes_) != 2:
-                raise ValueError(f"a binary problem is needed, not {len(self.classes_)} classes")
-            a = np.where(y == self.classes_[0], 1.0, -1.0)
-            Z = X * a[:, None]
-            c = -np.ones(len(y))
-        v, b = solve_box_qp(Z, c, a, self.C)
-        self.coef_, self.intercept_ = Z.T @ v, b
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        decision = X @ self.coef_ + self.intercept_
-        if not self.is_classifier:
-            return decision
-        return np.where(decision > 0, self.classes_[0], self.classes_[1])
 
 
 class _PrecomputedLibsvm:
@@ -352,9 +186,9 @@ class _PrecomputedLibsvm:
     scikit-learn's defaults for everything else: tol 1e-3, epsilon 0.1 for SVR,
     shrinking, a 200 MB cache, classes numbered in sorted order with unit weights), so
     the same model and predictions; without the estimator's checks of its input, which
-    on a demo-sized fold take longer than libsvm's fit itself (0.86 s of a cell's
-    ~1.4 s). The grid's input is checked once, in :func:`fast_grid_search`; the tests
-    compare these fits with ``SVC``/``SVR`` directly.
+    on a demo-sized fold take longer than libsvm's fit itself. The grid's input is
+    checked once, in :func:`fast_grid_search`; the tests compare these fits with
+    ``SVC``/``SVR`` directly.
     """
 
     def __init__(self, is_classifier: bool, C: float, max_iter: int = -1) -> None:
@@ -400,13 +234,13 @@ def _fit_linear(
 ) -> tuple[np.ndarray, str]:
     """Predictions of a linear SVM: libsvm within its budget, else the exact IPM."""
     if linear_solver == "ipm":
-        return _IPMLinear(is_classifier, C).fit(X_tr, y_tr).predict(X_te), "ipm"
+        return IPMLinear(is_classifier, C, epsilon=SVR_EPSILON).fit(X_tr, y_tr).predict(X_te), "ipm"
     budget = -1
     if linear_solver == "auto":
         budget = max(LINEAR_ITER_MIN, LINEAR_ITER_PER_SAMPLE * len(y_tr))
     model = _PrecomputedLibsvm(is_classifier, C, budget).fit(G_tr, y_tr)
     if not model.converged:
-        return _IPMLinear(is_classifier, C).fit(X_tr, y_tr).predict(X_te), "ipm"
+        return IPMLinear(is_classifier, C, epsilon=SVR_EPSILON).fit(X_tr, y_tr).predict(X_te), "ipm"
     return model.predict(G_te), "libsvm"
 
 
@@ -420,11 +254,10 @@ def _linear_fits(
 ) -> Iterator[tuple[int, np.ndarray, str]]:
     """(index, predictions, solver) of every linear setting of one problem, C ascending.
 
-    libsvm's iterations on the linear dual grow with C (measured on Extended Ballroom's
-    class pairs: the median fit needs 2, 45, 145 and over 200 iterations per clip at
-    C = 0.1, 2, 8, 32), so once a fit has exhausted libsvm's budget, the larger C values
-    of the same problem go straight to the interior-point solver instead of exhausting
-    it again first. Which solver a fit gets is recorded, as for any other switch.
+    libsvm's iterations on the linear dual grow steeply with C, so once a fit has
+    exhausted libsvm's budget, the larger C values of the same problem go straight to
+    the interior-point solver instead of exhausting it again first. Which solver a fit
+    gets is recorded, as for any other switch.
     """
     G_tr = X_tr @ X_tr.T
     G_te = X_te @ X_tr.T
@@ -451,9 +284,10 @@ def _fold_task(
 
     BLAS runs single-threaded here (the decorator): the parallelism is across fold
     tasks, and the matrices of the interior-point solver are small enough that threads
-    only add overhead (10x slower on a loaded 2-core machine). scikit-learn's checks of
-    parameters and finiteness are skipped (:func:`fast_grid_search` checks the data
-    once): on a demo-sized fold they cost more than libsvm's fit itself.
+    only add overhead (and compete with the other workers for the cores).
+    scikit-learn's checks of parameters and finiteness are skipped
+    (:func:`fast_grid_search` checks the data once): on a demo-sized fold they cost
+    more than libsvm's fit itself.
     """
     with config_context(skip_parameter_validation=True, assume_finite=True):
         return _fit_fold(X, y, train, test, scale, settings, is_classifier, linear_solver)
@@ -521,7 +355,7 @@ def _one_vs_one(
 
     - every pair gets its own contiguous kernel block. On a ``precomputed`` multiclass
       problem libsvm reads each pair's kernel values scattered across rows of the full
-      n x n matrix, and its solver runs about a third slower (UrbanSound8K);
+      n x n matrix, and its solver runs markedly slower on big pairs (UrbanSound8K);
     - a linear fit's iteration budget, and the switch to the interior-point solver,
       apply to the pair that needs it (the problem libsvm actually solves), not to all
       pairs of the fit at once.
