@@ -31,7 +31,7 @@ from musictransfer.constants import (
     N_MFCC,
     SAMPLE_RATE,
 )
-from musictransfer.errors import AudioError, ManifestError
+from musictransfer.errors import AudioError, ManifestError, MusicTransferError
 from musictransfer.files import write_npz
 
 if TYPE_CHECKING:
@@ -281,12 +281,25 @@ def save_features(
     extractor: str,
     **extra: object,
 ) -> None:
-    """Write a feature file (atomically)."""
+    """Write a feature file (atomically); never one that holds NaN or infinite values.
+
+    Raises
+    ------
+    MusicTransferError
+        If a clip's features are not finite, naming the clip (the first one, and how
+        many more): an SVM fitted on them would fail or, worse, score something else.
+    """
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[0] != len(ids):
         raise ValueError(f"features {features.shape} do not match {len(ids)} ids")
-    if not np.all(np.isfinite(features)):
-        raise ValueError(f"non-finite features for {path}")
+    bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
+    if bad.size:
+        more = f" (and {bad.size - 1} more clip(s))" if bad.size > 1 else ""
+        raise MusicTransferError(
+            f"{extractor} features of clip {ids[bad[0]]} are not finite (NaN or infinite)"
+            f"{more}; {path} was not written",
+            "check that clip's audio and the model file",
+        )
     write_npz(path, features=features, ids=np.asarray(ids, dtype=str), extractor=extractor, **extra)
 
 
