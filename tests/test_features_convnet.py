@@ -126,3 +126,29 @@ def test_extract_real_recordings(corpus: dict[str, Path], shared_audio: Path,
     feats, _ = load_features(tmp_path / "real.npz")
     assert feats.shape == (2, 160) and np.isfinite(feats).all()
     assert not np.allclose(feats[0], feats[1])
+
+
+@pytest.mark.fault(
+    item=9,
+    case="an extraction that produces NaN features",
+    outcome="error (exit 2) naming the clip; no feature file written",
+)
+def test_non_finite_features_are_never_written(corpus: dict[str, Path], tmp_path: Path) -> None:
+    from musictransfer.errors import MusicTransferError
+    from musictransfer.features import save_features
+
+    broken = init_he_normal(ConvNet(n_tags=3), seed=2)
+    broken.blocks[1].bn.running_var[0] = -1.0  # sqrt of a negative variance: NaN from layer 2 on
+    save_model(tmp_path / "tagger-broken.pt", broken, tags=["a", "b", "c"], bn_statistics="running")
+    with pytest.raises(
+        MusicTransferError,
+        match=r"tagger-broken features of clip c0 are not finite .*\(and 3 more clip\(s\)\)",
+    ):
+        extract_convnet(tmp_path / "tagger-broken.pt", corpus["store"], tmp_path / "f.npz",
+                        progress=False)  # fmt: skip
+    assert not list(tmp_path.glob("*.npz")) and not list(tmp_path.glob(".f.npz*"))
+    features = np.ones((3, 160))
+    features[2, 7] = np.nan
+    with pytest.raises(MusicTransferError, match=r"of clip song-b.wav are not finite"):
+        save_features(tmp_path / "g.npz", features, ["a.wav", "x", "song-b.wav"], extractor="x")
+    assert not (tmp_path / "g.npz").exists()

@@ -333,3 +333,42 @@ def test_cli_extract_and_tag(tmp_path, repo, shared_paper, shared_audio):
     )
     assert tagged.stdout.splitlines()[0] == str(files[0])
     assert "jazz" in tagged.stdout.splitlines()[1]
+
+
+@pytest.mark.fault(
+    item=9,
+    case="tagging digital silence or float samples far beyond full scale",
+    outcome="exit 2 naming the file; a float file somewhat over full scale is clipped, warned",
+)
+def test_tag_refuses_silence_and_wrongly_scaled_files(
+    tmp_path, weights_file, shared_audio, capsys, caplog
+):
+    import soundfile as sf
+
+    from musictransfer.audio import load_audio
+    from musictransfer.cli import main
+
+    source = shared_audio / "sorohanro_-_solo-trumpet-06.ogg"
+    x = load_audio(source, duration=10.0)  # 12 kHz: written at 12 kHz, nothing is resampled
+    x = x / np.abs(x).max()
+    sf.write(tmp_path / "silence.wav", np.zeros(12000), 12000)
+    sf.write(tmp_path / "scaled.wav", 32767 * x, 12000, subtype="FLOAT")
+    for name, message in [("silence.wav", "is silent"), ("scaled.wav", "wrongly scaled")]:
+        args = ["tag", str(tmp_path / name), "--weights", str(weights_file)]
+        assert main(args) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"musictransfer tag: error: audio file {tmp_path / name}")
+        assert message in captured.err
+    # Somewhat over full scale: warned and clipped, so tagged like the clipped file.
+    sf.write(tmp_path / "hot.wav", 1.6 * x, 12000, subtype="FLOAT")
+    sf.write(tmp_path / "clipped.wav", np.clip(1.6 * x, -1, 1), 12000, subtype="FLOAT")
+    with caplog.at_level("WARNING", logger="musictransfer.audio"):
+        hot, clipped = pt.tag_files(
+            [tmp_path / "hot.wav", tmp_path / "clipped.wav"], weights=weights_file
+        )
+    assert hot == clipped
+    assert [r.getMessage() for r in caplog.records] == [
+        f"audio file {tmp_path / 'hot.wav'} has float samples up to 1.6, beyond full scale "
+        "(1.0): clipped to [-1, 1], as the 16-bit prepared store would"
+    ]

@@ -248,3 +248,144 @@ def test_worker_loader_gives_the_in_process_batches(source: Path) -> None:
     for (wave_a, target_a), (wave_b, target_b) in zip(in_process, from_worker, strict=True):
         torch.testing.assert_close(wave_a, wave_b, rtol=0, atol=0)
         torch.testing.assert_close(target_a, target_b, rtol=0, atol=0)
+
+
+class _KilledError(Exception):
+    """Stands for the kill -9 of a training job."""
+
+
+def _train_losses(checkpoint_dir: Path) -> dict[int, float]:
+    """Epoch -> mean training loss, from every CSV log (version) in a checkpoint directory."""
+    losses: dict[int, float] = {}
+    for path in sorted((checkpoint_dir / "logs").rglob("metrics.csv")):
+        log = pd.read_csv(path)
+        if "train_loss" in log:
+            for row in log.dropna(subset=["train_loss"]).itertuples():
+                losses[int(row.epoch)] = float(row.train_loss)
+    return losses
+
+
+@pytest.mark.fault(
+    item=5,
+    case="training killed in epoch k and rerun",
+    outcome="resumes from the last checkpoint to the same weights as an uninterrupted run",
+)
+# With a loader worker the first epoch's indices are fetched as soon as Lightning makes the
+# iterator, before it calls set_epoch; starting the workers costs seconds per run, hence slow.
+@pytest.mark.parametrize(
+    "threads", [1, pytest.param(2, marks=pytest.mark.slow)], ids=["in-process", "loader-worker"]
+)
+def test_killed_training_resumes_to_the_uninterrupted_weights(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    from musictransfer.training import EpochPrinter
+
+    # Dropout on, so that its random draws must be the same after the restart too.
+    settings = {**SETTINGS, "max_epochs": 4, "dropout": 0.3, "early_stopping_patience": 10}
+    straight = train_tagger(source, tmp_path / "a.pt", settings=settings,
+                            checkpoint_dir=tmp_path / "a", threads=threads)  # fmt: skip
+
+    def kill(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 2 and batch_idx == 1:  # mid-way through epoch 3 of 4
+            raise _KilledError
+
+    with monkeypatch.context() as m:
+        m.setattr(EpochPrinter, "on_train_batch_start", kill, raising=False)
+        with pytest.raises(_KilledError):
+            train_tagger(source, tmp_path / "b.pt", settings=settings,
+                         checkpoint_dir=tmp_path / "b", threads=threads)  # fmt: skip
+    assert not (tmp_path / "b.pt").exists()
+    killed_at = torch.load(tmp_path / "b" / "last.ckpt", map_location="cpu")
+    assert killed_at["epoch"] == 1  # the last checkpoint is the end of epoch 2 (0-based 1)
+    resumed = train_tagger(source, tmp_path / "b.pt", settings=settings,
+                           checkpoint_dir=tmp_path / "b", threads=threads)  # fmt: skip
+    assert resumed["resumed_from"] == str(tmp_path / "b" / "last.ckpt")
+
+    a = torch.load(tmp_path / "a" / "last.ckpt", map_location="cpu")
+    b = torch.load(tmp_path / "b" / "last.ckpt", map_location="cpu")
+    assert a["global_step"] == b["global_step"] == 4 * 2  # 4 epochs of 2 batches
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    for key, moments in a["optimizer_states"][0]["state"].items():
+        for name, value in moments.items():
+            assert torch.equal(value, b["optimizer_states"][0]["state"][key][name]), name
+    losses = _train_losses(tmp_path / "a")
+    assert sorted(losses) == [0, 1, 2, 3]
+    assert _train_losses(tmp_path / "b") == losses
+    assert resumed["best_val_auc"] == straight["best_val_auc"]
+    for key, value in load_model(tmp_path / "a.pt").state_dict().items():
+        assert torch.equal(value, load_model(tmp_path / "b.pt").state_dict()[key]), key
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch() -> None:
+    from musictransfer.training import EpochShuffle
+
+    def order(seed: int, epoch: int, history: tuple[int, ...] = ()) -> list[int]:
+        sampler = EpochShuffle(50, seed)
+        for earlier in history:  # epochs drawn before do not change this one
+            sampler.set_epoch(earlier)
+            list(sampler)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert sorted(order(0, 0)) == list(range(50))
+    assert order(0, 3) == order(0, 3, history=(0, 1, 2))
+    assert order(0, 3) != order(0, 2)
+    assert order(0, 1) != order(1, 0)  # not seed + epoch
+    assert order(7, 0) != order(8, 0)
+
+
+def test_resumed_worker_loader_starts_at_the_resumed_epoch(source: Path) -> None:
+    # Lightning makes the first iterator of a (resumed) run before calling set_epoch, and a
+    # worker fetches its first indices at once: the loader must already be at that epoch.
+    from types import SimpleNamespace
+
+    def batches(num_workers: int, epoch: int) -> list[torch.Tensor]:
+        data = TaggingDataModule(source, batch_size=2, num_workers=num_workers, seed=3)
+        progress = SimpleNamespace(current=SimpleNamespace(processed=epoch))
+        data.trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_progress=progress))
+        return [target for _, target in data.train_dataloader()]
+
+    first, resumed = batches(0, 0), batches(1, 2)
+    expected = batches(0, 2)
+    assert [t.tolist() for t in resumed] == [t.tolist() for t in expected]
+    assert [t.tolist() for t in first] != [t.tolist() for t in expected]
+
+
+@pytest.mark.fault(
+    item=0,
+    case="training asked for a GPU on a node without CUDA",
+    outcome="exit 2 naming the host and why CUDA is missing; nothing trained on the CPU",
+)
+def test_gpu_asked_for_but_no_cuda_is_an_error(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import socket
+
+    from musictransfer.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # also on a GPU machine
+    args = ["train", str(source), "--out", str(tmp_path / "tagger.pt"), "--settings",
+            json.dumps(SETTINGS), "--checkpoint-dir", str(tmp_path / "ckpt")]  # fmt: skip
+    assert main([*args, "--accelerator", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("musictransfer train: error: asked for a GPU (--accelerator gpu")
+    assert f"CUDA is not available on {socket.gethostname()}" in err
+    assert "->" in err and "gpu resource" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "tagger.pt").exists() and not (tmp_path / "ckpt").exists()
+
+
+def test_gpu_request_follows_the_job_resources(repo: Path, tmp_path: Path) -> None:
+    from musictransfer.sizing import accelerator_for
+    from test_workflow import snakemake
+
+    assert accelerator_for({}) == accelerator_for({"gpu": 0}) == "auto"
+    assert accelerator_for({"gpu": 1}) == accelerator_for({"gres": "gpu:a100:1"}) == "gpu"
+    target = f"{tmp_path}/demo/models/tagger-demo_tags.pt"
+    plain = snakemake(repo, "-n", "-p", target, "--config", f"results={tmp_path}")
+    assert "--accelerator auto" in plain.stdout
+    gpu = snakemake(repo, "-n", "-p", target, "--config", f"results={tmp_path}",
+                    "--set-resources", "train_tagger:gpu=1")  # fmt: skip
+    assert "--accelerator gpu" in gpu.stdout

@@ -4,11 +4,35 @@ Decoding uses libsndfile (through ``soundfile``: WAV, FLAC, OGG/Vorbis, MP3) and
 resampling uses ``soxr`` at its 'HQ' quality, which is what ``librosa.load`` does by
 default (``res_type='soxr_hq'``); the authors loaded audio with
 ``librosa.load(path, sr=12000, duration=29)``, and this module reproduces that.
+
+Questionable input
+------------------
+:func:`load_audio` checks what would otherwise pass silently and give numbers that
+look fine but mean little (README, "Audio input checks"):
+
+* A WAV or AIFF file whose header promises more audio than the file holds (cut short by
+  an interrupted copy or download) is an error: libsndfile would decode the part that
+  is there without a word.
+* Samples of a float file (``FLOAT``/``DOUBLE``) beyond full scale: up to
+  :data:`MAX_FLOAT_PEAK` the file is clipped to [-1, 1] with a warning, which is what
+  the 16-bit prepared store does to it anyway, so that ``extract`` and ``tag`` on the
+  file give what the workflow gives; further out the file is refused as wrongly scaled
+  (integer sample values written as floats, say), where clipping would leave a square
+  wave. Lossy codecs (MP3, Vorbis) overshoot full scale by a few percent in normal
+  decoding, so they are left as they are, as librosa leaves them.
+* Silence (every sample within one 16-bit step of zero, :data:`SILENCE_PEAK`): its
+  features are legitimate, but any tag of it is meaningless, so it is a warning, or an
+  error for ``musictransfer tag`` (``silence="error"``).
+
+Warnings go to this module's logger, once per file and kind.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +42,92 @@ import soxr
 from musictransfer.constants import CLIP_SECONDS, N_SAMPLES, SAMPLE_RATE
 from musictransfer.errors import AudioError
 
+log = logging.getLogger(__name__)
+
+SILENCE_PEAK = 2.0**-15
+"""Peak at or below which a clip counts as silent: one step of 16-bit PCM (-90 dBFS),
+i.e. digital silence or nothing but dither."""
+
+FULL_SCALE_TOLERANCE = 1e-3
+"""A float file may exceed full scale (1.0) by this much without a warning."""
+
+MAX_FLOAT_PEAK = 2.0
+"""Peak (+6 dBFS) beyond which a float file is refused as wrongly scaled, not clipped."""
+
+SILENCE_ACTIONS = ("warn", "error")
+
+_FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+_STREAMED_LENGTHS = (0, 0xFFFF_FFFF)  # "unknown length" of a header written to a pipe
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(path: Path, kind: str, message: str) -> None:
+    """Log ``message`` once per (file, kind) in this process (clips may be read twice)."""
+    key = (str(path), kind)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning(message)
+
+
+def check_complete(path: str | os.PathLike[str]) -> None:
+    """Raise if a WAV (RIFF/RIFX) or AIFF file's header promises more audio than it holds.
+
+    libsndfile decodes such a file up to where it ends and says nothing (its log only
+    notes "should be ..."), so a clip cut short would pass for a shorter clip. Only the
+    chunk headers are read. Other formats are left to the decoder: a truncated FLAC or
+    Ogg file fails to decode; an MP3's length in its header is only an estimate.
+
+    Raises
+    ------
+    AudioError
+        Naming the file, the bytes promised and the bytes present.
+    """
+    path = Path(path)
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12:
+            return
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            order, data_id = "<", b"data"
+        elif head[:4] == b"RIFX" and head[8:12] == b"WAVE":
+            order, data_id = ">", b"data"
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            order, data_id = ">", b"SSND"
+        else:
+            return
+        size = path.stat().st_size
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk_id, length = struct.unpack(order + "4sI", f.read(8))
+            if chunk_id == data_id:
+                present = size - pos - 8
+                if length not in _STREAMED_LENGTHS and length > present:
+                    raise AudioError(
+                        f"audio file {path} is truncated: its header promises {length} bytes "
+                        f"of audio, the file holds {present}",
+                        "the file was cut short (an interrupted copy or download?): "
+                        "fetch it again, or remove it from the manifest",
+                    )
+                return
+            pos += 8 + length + (length & 1)
+
 
 def load_audio(
     path: str | os.PathLike[str],
     sr: int = SAMPLE_RATE,
     duration: float | None = CLIP_SECONDS,
+    silence: str = "warn",
 ) -> np.ndarray:
     """Decode an audio file to a mono float32 signal at ``sr`` Hz.
+
+    The checks of the module docstring ("Questionable input") apply: a truncated WAV
+    or AIFF file and a float file far beyond full scale are errors, a float file
+    somewhat beyond it is clipped with a warning, and silence is a warning (or an
+    error, with ``silence="error"``).
 
     Parameters
     ----------
@@ -35,36 +138,71 @@ def load_audio(
     duration
         Keep only the first ``duration`` seconds (of the original file, as librosa
         does), or the whole file if None. The paper uses the first 29 s.
+    silence
+        ``warn`` (features of silence are legitimate) or ``error`` (for tagging, where
+        any answer about silence is meaningless).
 
     Returns
     -------
     numpy.ndarray
-        1-D float32 array in [-1, 1], channels averaged.
+        1-D float32 array, channels averaged: in [-1, 1] for PCM and float files (the
+        resampler may overshoot a little), a few percent beyond for loud lossy files.
 
     Raises
     ------
     AudioError
-        If the file is missing, cannot be decoded, or holds no samples.
+        If the file is missing, truncated, cannot be decoded, holds no samples or
+        non-finite ones, is a float file far beyond full scale, or is silent with
+        ``silence="error"``.
     """
+    if silence not in SILENCE_ACTIONS:
+        raise ValueError(f"silence must be one of {SILENCE_ACTIONS}, got {silence!r}")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file not found: {path}", "check the path in the manifest")
     try:
+        check_complete(path)
         with sf.SoundFile(path) as f:
             native_sr = f.samplerate
+            subtype = f.subtype
             frames = -1 if duration is None else int(np.ceil(duration * native_sr))
             data = f.read(frames=frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+    except (sf.LibsndfileError, RuntimeError, TypeError, struct.error) as exc:
         raise AudioError(
             f"cannot decode audio file {path}: {exc}",
             "convert it to WAV or FLAC (e.g. with ffmpeg), or remove it from the manifest",
         ) from exc
     if data.size == 0:
         raise AudioError(f"audio file {path} contains no samples", "remove it from the manifest")
-    mono = data.mean(axis=1, dtype=np.float32)
-    if not np.all(np.isfinite(mono)):
+    if not np.all(np.isfinite(data)):
         raise AudioError(f"audio file {path} contains NaN or infinite samples")
-    return resample(mono, native_sr, sr)
+    peak = float(np.max(np.abs(data)))
+    clip = subtype in _FLOAT_SUBTYPES and peak > 1.0 + FULL_SCALE_TOLERANCE
+    if clip and peak > MAX_FLOAT_PEAK:
+        raise AudioError(
+            f"audio file {path} has float samples up to {peak:.6g}, far beyond full scale "
+            f"(1.0): it looks wrongly scaled",
+            "rescale it to [-1, 1] (e.g. divide by its peak), or remove it from the manifest",
+        )
+    if clip:
+        _warn_once(
+            path,
+            "clipped",
+            f"audio file {path} has float samples up to {peak:.4g}, beyond full scale "
+            "(1.0): clipped to [-1, 1], as the 16-bit prepared store would",
+        )
+    if peak <= SILENCE_PEAK:
+        what = f"audio file {path} is silent (peak {peak:.3g}"
+        what += ")" if duration is None else f" in its first {duration:g} s)"
+        if silence == "error":
+            raise AudioError(
+                f"{what}: tags of silence are meaningless", "remove it from the inputs"
+            )
+        _warn_once(path, "silent", f"{what}: its features are those of silence")
+    out = resample(data.mean(axis=1, dtype=np.float32), native_sr, sr)
+    if clip:
+        out = np.clip(out, -1.0, 1.0)
+    return out
 
 
 def resample(signal: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

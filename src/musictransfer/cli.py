@@ -132,6 +132,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         checkpoint_dir=args.checkpoint_dir,
         threads=args.threads,
         metrics_out=args.metrics,
+        accelerator=args.accelerator,
     )
 
 
@@ -439,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", type=_json_arg, default={}, help="training settings (JSON)")
     p.add_argument("--checkpoint-dir", type=Path, required=True)
     p.add_argument("--threads", type=_positive_int, default=1)
+    p.add_argument(
+        "--accelerator",
+        choices=["auto", "cpu", "gpu"],
+        default="auto",
+        help="auto: CUDA if available; gpu: CUDA or exit 2 (never a silent CPU run)",
+    )
 
     p = add("random-convnet", cmd_random_convnet, "save the seeded He-normal random convnet")
     p.add_argument("--out", required=True, type=Path)

@@ -33,7 +33,7 @@ from musictransfer.constants import (
     N_MFCC,
     SAMPLE_RATE,
 )
-from musictransfer.errors import AudioError, ManifestError
+from musictransfer.errors import AudioError, ManifestError, MusicTransferError
 from musictransfer.files import write_npz
 from musictransfer.provenance import provenance
 
@@ -286,15 +286,28 @@ def save_features(
 ) -> None:
     """Write a feature file (atomically), with the provenance of the code that made it.
 
-    ``provenance`` is a JSON string (:func:`musictransfer.provenance.provenance`): a
-    feature file outlives the code that wrote it, and the scores computed from it are
-    only as citable as it is.
+    Never one that holds NaN or infinite values: an SVM fitted on them would fail or,
+    worse, score something else. ``provenance`` is a JSON string
+    (:func:`musictransfer.provenance.provenance`): a feature file outlives the code that
+    wrote it, and the scores computed from it are only as citable as it is.
+
+    Raises
+    ------
+    MusicTransferError
+        If a clip's features are not finite, naming the clip (the first one, and how
+        many more).
     """
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[0] != len(ids):
         raise ValueError(f"features {features.shape} do not match {len(ids)} ids")
-    if not np.all(np.isfinite(features)):
-        raise ValueError(f"non-finite features for {path}")
+    bad = np.flatnonzero(~np.isfinite(features).all(axis=1))
+    if bad.size:
+        more = f" (and {bad.size - 1} more clip(s))" if bad.size > 1 else ""
+        raise MusicTransferError(
+            f"{extractor} features of clip {ids[bad[0]]} are not finite (NaN or infinite)"
+            f"{more}; {path} was not written",
+            "check that clip's audio and the model file",
+        )
     write_npz(
         path,
         features=features,

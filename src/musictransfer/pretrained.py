@@ -782,10 +782,10 @@ def extract(
 # --- user-facing commands ----------------------------------------------------------------------
 
 
-def _file_loader(paths: Sequence[Path]) -> Callable[[int], np.ndarray]:
+def _file_loader(paths: Sequence[Path], silence: str = "warn") -> Callable[[int], np.ndarray]:
     from musictransfer.audio import load_audio, tile_to_length
 
-    return lambda i: tile_to_length(load_audio(paths[i]))
+    return lambda i: tile_to_length(load_audio(paths[i], silence=silence))
 
 
 def _model_from(weights: PathLike | None, mirror: PathLike | None) -> ConvNet:
@@ -857,10 +857,22 @@ def tag_files(
     mirror: PathLike | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> list[list[tuple[str, float]]]:
-    """Top tags with probabilities of each file (the authors' 50 MSD tags)."""
+    """Top tags with probabilities of each file (the authors' 50 MSD tags).
+
+    A silent file is an error here (its tags would be confident and meaningless), and
+    so is a non-finite probability, naming the file.
+    """
     paths = [Path(p) for p in paths]
     model = _model_from(weights, mirror)
-    _, probs, _ = extract(model, _file_loader(paths), len(paths), bn_mode, batch_size)
+    loader = _file_loader(paths, silence="error")
+    _, probs, _ = extract(model, loader, len(paths), bn_mode, batch_size)
+    bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+    if bad.size:
+        raise MusicTransferError(
+            f"tag probabilities of {paths[bad[0]]} are not finite (NaN or infinite)"
+            + (f", and of {bad.size - 1} more file(s)" if bad.size > 1 else ""),
+            "check that file and the weights file",
+        )
     return [top_tags(row, top) for row in probs]
 
 

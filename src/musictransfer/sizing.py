@@ -8,6 +8,8 @@ grows with the square of the clips as well, scaled from a measured UrbanSound8K 
 (:data:`CPU_MINUTES_AT_REFERENCE`), with :data:`TIME_SAFETY` headroom because nodes
 differ in speed. The measurements themselves are in docs/performance.md.
 
+:func:`accelerator_for` says what a job's resources ask of its command (a GPU).
+
 Standard library only: the Snakefile imports this module in Snakemake's own Python.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
+from typing import Any
 
 MATRICES_PER_WORKER: float = 4.5
 """n x n float64 matrices a grid worker holds at its peak (calibrated, see above)."""
@@ -50,3 +54,20 @@ def count_rows(csv_path: str | os.PathLike[str]) -> int:
     """Data rows of a manifest (lines after the header): the clips a cell evaluates."""
     with open(csv_path, "rb") as f:
         return max(0, sum(1 for _ in f) - 1)
+
+
+def accelerator_for(resources: Mapping[str, Any]) -> str:
+    """``gpu`` if a job's resources ask for a GPU, else ``auto``: ``train --accelerator``.
+
+    The SLURM profile gives ``train_tagger`` ``gpu: 1`` (``sbatch --gpus=1``); where such
+    a job lands without a usable CUDA (no GPU allocated, a CPU-only PyTorch, a driver
+    mismatch), training must fail rather than quietly take fifty times longer on the
+    CPU. Without a GPU request (the local demo) it uses CUDA when there is one.
+    ``gres`` (``--gres=gpu:1``) counts as a request too.
+    """
+    try:
+        gpus = float(resources.get("gpu") or 0)
+    except (TypeError, ValueError):
+        gpus = 1.0  # a value such as "a100:1": a GPU was asked for
+    gres = str(resources.get("gres") or "")
+    return "gpu" if gpus > 0 or "gpu" in gres.lower() else "auto"

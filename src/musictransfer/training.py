@@ -21,6 +21,21 @@ SIGUSR1 auto-requeue handler; the Trainer is therefore given a plain
 SLURM detection and requeueing (Snakemake's own retries do that job). A retried job
 resumes from ``last.ckpt`` in the checkpoint directory, which is deliberately not a
 declared output (Snakemake would delete it before the retry).
+
+Resuming
+--------
+A run resumed from ``last.ckpt`` (written at the end of every epoch, after validation)
+must end with the weights of a run that never stopped. Lightning restores the weights,
+BatchNorm statistics, Adam's moments and the callbacks' state, but no random-number
+state; so everything random in an epoch is made a pure function of (seed, epoch)
+instead of a state carried over from the previous epoch: the training order
+(:class:`EpochShuffle`) and the global torch / numpy / Python generators, which dropout
+draws from, are seeded from :func:`epoch_seed` at the start of every epoch
+(:meth:`TaggerModule.on_train_epoch_start`). A resumed epoch ``k`` is then the same
+computation as epoch ``k`` of the uninterrupted run, whatever happened before, and the
+model does not depend on the number of data-loader workers either. The clips are read
+without randomness, so the workers' own generators play no part. (On CUDA, max-pool's
+backward has no deterministic kernel, so there the equality is up to that.)
 """
 
 from __future__ import annotations
@@ -29,9 +44,12 @@ import json
 import logging
 import multiprocessing
 import os
+import random
+import socket
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -39,6 +57,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from torch import Tensor, nn
 
 from musictransfer.constants import MSD_TAGS, N_CHANNELS, POOL_SIZES
@@ -69,6 +88,16 @@ LOADER_START_METHOD = (
 """How data-loader workers start: never a plain fork of the training process (see
 :meth:`TaggingDataModule._loader`)."""
 
+ACCELERATORS = ("auto", "cpu", "gpu")
+"""What :func:`train_tagger` may be asked to run on: ``auto`` takes CUDA when there is
+one; ``gpu`` makes a missing CUDA an error instead of a much slower CPU run."""
+
+SHUFFLE_STREAM = 0
+"""Stream of :func:`epoch_seed` that orders the training clips."""
+
+EPOCH_RNG_STREAM = 1
+"""Stream of :func:`epoch_seed` that seeds the global generators (dropout)."""
+
 
 # --- settings --------------------------------------------------------------------------
 
@@ -80,7 +109,8 @@ class TrainingSettings:
     Attributes
     ----------
     seed
-        Seeds weights, shuffling and dropout (``lightning.seed_everything``).
+        Seeds the initial weights, and with the epoch number each epoch's shuffling and
+        dropout (:func:`epoch_seed`).
     max_epochs
         Upper bound on the epochs run.
     batch_size
@@ -138,6 +168,63 @@ class TrainingSettings:
             raise ConfigError(f"training.learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"training.dropout must be in [0, 1), got {self.dropout}")
+
+
+# --- randomness -------------------------------------------------------------------------
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """A 64-bit seed that depends only on the run's seed, the epoch and a stream number.
+
+    What an epoch draws is then fixed by these three numbers rather than by what earlier
+    epochs drew, so that a run resumed at epoch ``k`` repeats epoch ``k`` exactly
+    (see the module's "Resuming"). ``SeedSequence`` mixes the three, so that nearby
+    (seed, epoch) pairs do not share a seed as ``seed + epoch`` would.
+    """
+    entropy = [int(seed) & 0xFFFF_FFFF_FFFF_FFFF, int(epoch), int(stream)]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """Seed torch (CPU and CUDA), numpy and Python's ``random`` for one training epoch."""
+    value = epoch_seed(seed, epoch, EPOCH_RNG_STREAM)
+    torch.manual_seed(value)
+    np.random.seed(value & 0xFFFF_FFFF)  # noqa: NPY002 - the global one, as seed_everything
+    random.seed(value)
+
+
+class EpochShuffle(torch.utils.data.Sampler[int]):
+    """A random order of ``range(n)`` that is a pure function of (seed, epoch).
+
+    A ``DataLoader(shuffle=True, generator=...)`` draws each epoch's order from a
+    generator that the previous epochs advanced, so a resumed run (a fresh generator)
+    would repeat the first epoch's order. Lightning calls :meth:`set_epoch` before each
+    training epoch (the order is drawn here, in the training process, also for loaders
+    with workers); for a run's first epoch see :meth:`TaggingDataModule.train_dataloader`.
+
+    Parameters
+    ----------
+    n
+        Number of clips.
+    seed
+        The run's seed.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = int(n)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order the next iteration gives."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, SHUFFLE_STREAM))
+        return iter(torch.randperm(self.n, generator=generator).tolist())
 
 
 # --- data ------------------------------------------------------------------------------
@@ -269,12 +356,16 @@ class TaggingDataModule(pl.LightningDataModule):
         run in between), and the workers are forked from it, not from this process. They
         are persistent, so that start-up is paid once per loader, not once per epoch.
         """
+        clips = self.splits[name]
+        sampler = EpochShuffle(len(clips), self.seed) if shuffle else None
+        # The loader's own generator only draws the workers' base seed; given one, it
+        # leaves the global generator (dropout's) alone.
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
         workers = self.num_workers > 0
         return torch.utils.data.DataLoader(
-            self.splits[name],
+            clips,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=workers,
             multiprocessing_context=LOADER_START_METHOD if workers else None,
@@ -282,8 +373,17 @@ class TaggingDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
-        """Shuffled (seeded) training batches; the last, smaller batch is kept."""
-        return self._loader("train", shuffle=True)
+        """Training batches in the epoch's order (:class:`EpochShuffle`), last one kept.
+
+        Lightning creates the first epoch's iterator before it calls ``set_epoch``, and
+        worker processes fetch their first indices as soon as it exists; so the sampler
+        starts at the epoch the run is about to train (not 0 in a resumed run), the
+        value Lightning passes to ``set_epoch`` afterwards.
+        """
+        loader = self._loader("train", shuffle=True)
+        if self.trainer is not None:
+            loader.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        return loader
 
     def val_dataloader(self) -> torch.utils.data.DataLoader:
         """Validation batches in manifest order."""
@@ -340,6 +440,10 @@ class TaggerModule(pl.LightningModule):
     def forward(self, waveform: Tensor) -> Tensor:
         """Tag logits of a batch of waveforms."""
         return self.model(waveform)
+
+    def on_train_epoch_start(self) -> None:
+        """Seed dropout (and any other global draw) from (seed, epoch): see "Resuming"."""
+        seed_epoch(self.hparams.seed, self.current_epoch)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """One optimisation step's loss."""
@@ -427,6 +531,22 @@ class EpochPrinter(pl.Callback):
 # --- training --------------------------------------------------------------------------
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary sibling and renamed into place.
+
+    Lightning writes a checkpoint straight onto its path: a job killed during that write
+    (time limit, pre-emption) would leave a truncated ``last.ckpt`` that every retry then
+    fails to load. With a rename, ``last.ckpt`` is always a complete checkpoint.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        """Save ``checkpoint`` to ``path`` atomically."""
+        with atomic_path(path) as tmp:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+
+
 def _quiet_lightning_tips() -> None:
     """Drop Lightning's advertising 'Tip' lines from the job's log (idempotent)."""
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -450,6 +570,9 @@ def _run_fingerprint(cfg: TrainingSettings, data: TaggingDataModule) -> dict[str
         settings.pop(key)
     ids = data.manifest_ids
     return {
+        # How an epoch's order and dropout are drawn (see "Resuming"): checkpoints of a
+        # run that drew them otherwise are not continued, but started afresh.
+        "randomness": "per-epoch seeds",
         "settings": settings,
         "tags": data.vocabulary,
         "clips": {name: [ids[i] for i in split.indices] for name, split in data.splits.items()},
@@ -478,6 +601,46 @@ def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> 
     return None
 
 
+def _trainer_accelerator(requested: str) -> str:
+    """The Trainer's device, ``cuda`` or ``cpu``, for an :data:`ACCELERATORS` request.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown request.
+    MusicTransferError
+        If a GPU was asked for and CUDA is not available: on a GPU node that means a
+        broken allocation or installation, and a silent CPU run would take about fifty
+        times longer (and use another precision) than the run that was planned.
+    """
+    if requested not in ACCELERATORS:
+        raise ConfigError(
+            f"unknown accelerator {requested!r}", f"use one of {', '.join(ACCELERATORS)}"
+        )
+    if requested == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "gpu":
+        if torch.version.cuda is None:
+            why = f"PyTorch {torch.__version__} is a CPU-only build"
+        else:
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            why = (
+                f"PyTorch {torch.__version__} (CUDA {torch.version.cuda}) finds no usable "
+                f"device (CUDA_VISIBLE_DEVICES={'unset' if visible is None else repr(visible)})"
+            )
+        raise MusicTransferError(
+            "asked for a GPU (--accelerator gpu, passed by the workflow when the job "
+            f"requests a gpu resource) but CUDA is not available on {socket.gethostname()}; "
+            f"{why}",
+            "check the job's GPU allocation (partition, nvidia-smi on the node) and that "
+            "PyTorch was installed with CUDA; to train on the CPU instead, remove the "
+            "train_tagger gpu resource from the profile (or pass --accelerator auto)",
+        )
+    return "cpu"
+
+
 def _precision(accelerator: str) -> str:
     """Mixed precision on CUDA (bf16 where supported), full precision elsewhere."""
     if accelerator == "cuda":
@@ -492,6 +655,7 @@ def train_tagger(
     checkpoint_dir: str | os.PathLike[str],
     threads: int = 1,
     metrics_out: str | os.PathLike[str] | None = None,
+    accelerator: str = "auto",
 ) -> dict[str, Any]:
     """Train the tagger and write the model file of its best validation checkpoint.
 
@@ -510,11 +674,20 @@ def train_tagger(
         CPU threads for PyTorch; data loading uses ``threads - 1`` worker processes.
     metrics_out
         JSON file for the best validation AUC, its test AUC, epochs and wall time.
+    accelerator
+        ``auto`` (CUDA if available, else the CPU), ``cpu``, or ``gpu`` (CUDA or an
+        error; the workflow asks for it when the job requests a GPU).
 
     Returns
     -------
     dict
         The metrics also written to ``metrics_out``.
+
+    Raises
+    ------
+    MusicTransferError
+        If ``accelerator`` is ``gpu`` and CUDA is not available, or training left no
+        checkpoint.
     """
     from lightning.fabric.plugins.environments import LightningEnvironment
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -523,6 +696,7 @@ def train_tagger(
     started = time.perf_counter()
     _quiet_lightning_tips()
     cfg = TrainingSettings.from_mapping(settings)
+    device = _trainer_accelerator(accelerator)
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -531,33 +705,42 @@ def train_tagger(
 
     data = TaggingDataModule(dataset_dir, cfg.batch_size, num_workers_for(threads), cfg.seed)
     module = TaggerModule(data.vocabulary, cfg.learning_rate, cfg.dropout, cfg.seed)
-    accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         filename="best-{epoch:03d}",
         monitor="val_auc",
         mode="max",
         save_top_k=1,
-        save_last=True,
+    )
+    # A monitored checkpoint's save_last rewrites last.ckpt only in epochs that improve
+    # the monitored score, so a run killed after a plateau would redo those epochs; this
+    # one is rewritten at the end of every epoch (after `best`, whose state it holds).
+    last = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename=Path(LAST_CHECKPOINT).stem,
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
     )
     trainer = pl.Trainer(
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
-        precision=_precision(accelerator),
+        precision=_precision(device),
         max_epochs=cfg.max_epochs,
         callbacks=[
             best,
+            last,
             EarlyStopping(monitor="val_auc", mode="max", patience=cfg.early_stopping_patience),
             EpochPrinter(),
         ],
-        plugins=[LightningEnvironment()],
+        plugins=[LightningEnvironment(), AtomicCheckpointIO()],
         logger=CSVLogger(checkpoint_dir, name="logs"),
         default_root_dir=checkpoint_dir,
         enable_progress_bar=sys.stderr.isatty(),
         enable_model_summary=False,
         # CPU kernels are deterministic anyway; on CUDA max-pool's backward has no
         # deterministic kernel, so ask for determinism but only warn where impossible.
-        deterministic=True if accelerator == "cpu" else "warn",
+        deterministic=True if device == "cpu" else "warn",
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
@@ -589,8 +772,8 @@ def train_tagger(
         "epochs_run": epochs,
         "best_checkpoint": str(best_path),
         "resumed_from": None if resume is None else str(resume),
-        "device": torch.cuda.get_device_name(0) if accelerator == "cuda" else "cpu",
-        "precision": _precision(accelerator),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "precision": _precision(device),
         "threads": threads,
         "n_clips": {name: len(split) for name, split in data.splits.items()},
         "n_tags": len(data.vocabulary),

@@ -7,7 +7,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from musictransfer.sizing import count_rows, grid_memory_mb, grid_runtime_min
+from musictransfer.sizing import (
+    accelerator_for,
+    count_rows,
+    grid_memory_mb,
+    grid_runtime_min,
+)
 
 # Every output of this run lives below R = results/<experiment>.
 R = str(EXP.root)

@@ -1,5 +1,6 @@
 rule train_tagger:
-    """Train the tagging convnet on a source dataset (PyTorch Lightning; GPU if present)."""
+    """Train the tagging convnet on a source dataset (PyTorch Lightning; GPU if present, and
+    required if the job asks for one)."""
     input:
         manifest=f"{R}/prepared/{{source}}/manifest.csv",
         audio=f"{R}/prepared/{{source}}/audio.npy",
@@ -10,6 +11,9 @@ rule train_tagger:
         code=CODE_VERSION,
         settings=lambda w: json.dumps(EXP.settings.get("training", {}), sort_keys=True),
         checkpoints=lambda w: f"{R}/checkpoints/tagger-{w.source}",
+        # 'gpu' when the job asks for one (the SLURM profile): no CUDA is then an error,
+        # not a CPU run fifty times slower.
+        accelerator=lambda w, resources: accelerator_for(resources),
     log:
         f"{R}/logs/train_tagger/{{source}}.log",
     benchmark:
@@ -29,7 +33,8 @@ rule train_tagger:
     shell:
         "python -m musictransfer train $(dirname {input.manifest}) --out {output.model} "
         "--metrics {output.metrics} --settings '{params.settings}' "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} > {log} 2>&1"
+        "--checkpoint-dir {params.checkpoints} --threads {threads} "
+        "--accelerator {params.accelerator} > {log} 2>&1"
 
 
 rule random_convnet:
