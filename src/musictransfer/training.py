@@ -791,8 +791,9 @@ def train_tagger(
             **{k: metrics[k] for k in ("best_val_auc", "test_auc", "epochs_run")},
         },
     )
+    metrics["provenance"] = provenance()
     if metrics_out is not None:
-        write_json(metrics_out, {**metrics, "provenance": provenance()})
+        write_json(metrics_out, metrics)
     print(
         f"best val_auc {metrics['best_val_auc']:.4f}, test_auc "
         f"{'n/a' if test_auc is None else f'{test_auc:.4f}'} after {epochs} epochs "
