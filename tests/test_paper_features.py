@@ -412,6 +412,16 @@ def test_dry_run_of_the_full_replication(repo, shared_paper, tmp_path):
     assert "prepare_audio" not in text and "extract_convnet" not in text
 
 
+def test_weights_reach_the_import_through_the_dag(repo, shared_paper, tmp_path):
+    """import_paper_weights reads the weights download_paper_features made, not a cache."""
+    target = f"{tmp_path}/paper_audio/models/choi2017.pt"
+    out = run_snakemake(repo, "-n", target, "--config", "experiment=paper_audio",
+                        f"mirror={shared_paper}", f"results={tmp_path}")  # fmt: skip
+    text = out.stdout
+    assert "download_paper_features" in text and "import_paper_weights" in text
+    assert f"{tmp_path}/paper_audio/downloads/paper/weights/weights_theano.hdf5" in text
+
+
 @pytest.mark.slow
 def test_small_real_run_matches_plain_gridsearch(repo, shared_paper, tmp_path):
     """gtzan_speech_music, two cells, through snakemake with the mirror (about a minute)."""
