@@ -133,16 +133,6 @@ def test_every_registry_file_can_be_asked_of_the_workflow(repo):
     assert not pattern.fullmatch("result_transfer/../weights/x.npy")
 
 
-def test_registry_file_is_in_the_package_data(repo):
-    import tomllib
-
-    data = tomllib.loads((repo / "pyproject.toml").read_text())
-    package_data = data["tool"]["setuptools"]["package-data"]["musictransfer"]
-    assert paper.REGISTRY_FILE.relative_to(repo / "src/musictransfer").match(
-        next(p for p in package_data if p.endswith(".txt"))
-    )
-
-
 def test_a_bad_registry_line_is_refused(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text(
