@@ -45,6 +45,13 @@ def server(tmp_path_factory):
     httpd.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def no_retries(monkeypatch):
+    """Dead URLs fail at once here (pooch waits 1 + 2 + 3 s over three retries);
+    test_a_failed_transfer_is_retried checks the retries themselves."""
+    monkeypatch.setattr("musictransfer.datasets.download.DOWNLOAD_RETRIES", 0)
+
+
 def _wav(seconds: float = 0.5, sr: int = 22050, fmt: str = "WAV") -> bytes:
     t = np.arange(int(seconds * sr)) / sr
     buf = io.BytesIO()
@@ -114,6 +121,43 @@ def test_checksum_mismatch_dead_url_and_truncated_archive(server, tmp_path, monk
     _point(monkeypatch, "gtzan_speechmusic", (Remote(cut.name, url + cut.name, extract="tar"),))
     with pytest.raises(DownloadError, match="incomplete or corrupt"):
         download_dataset("gtzan_speechmusic", tmp_path / "c")
+
+
+def test_a_failed_transfer_is_retried(tmp_path, monkeypatch):
+    from musictransfer.datasets.download import fetch_file
+
+    www = tmp_path / "www"
+    www.mkdir()
+    archive = _speechmusic_archive(www)
+    seen: list[str] = []
+
+    class Flaky(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.path)
+            if len(seen) == 1:
+                self.send_error(503, "try again")
+                return
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Flaky, directory=str(www))
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{archive.name}"
+    try:
+        with pytest.raises(DownloadError, match="503"):
+            fetch_file(url, (), archive.name, _md5(archive), tmp_path / "a", retries=0)
+        seen.clear()
+        monkeypatch.setattr("musictransfer.datasets.download.DOWNLOAD_RETRIES", 1)
+        got = fetch_file(url, (), archive.name, _md5(archive), tmp_path / "b")
+        assert got.read_bytes() == archive.read_bytes()
+        assert len(seen) == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_file_url_mirror_and_data_dir_are_used_in_place(server, tmp_path, monkeypatch):

@@ -16,7 +16,8 @@ import pytest
 
 from musictransfer.datasets import emomusic, jamendo_vd
 from musictransfer.datasets.build import build_manifest
-from musictransfer.datasets.reference import PAPER_CSV_SHA256, read_reference
+from musictransfer.datasets.paper import REGISTRY
+from musictransfer.datasets.reference import read_reference, reference_path
 from musictransfer.datasets.registry import get_spec
 
 
@@ -137,8 +138,15 @@ def test_jamendo_song_names_keep_the_authors_rstrip_quirk(shared_paper):
         assert expected in songs
 
 
-def test_reference_checksums_pin_the_shared_copies(shared_paper):
+def test_reference_checksums_pin_the_shared_copies(shared_paper, tmp_path):
     import hashlib
 
-    for name, digest in PAPER_CSV_SHA256.items():
+    tables = {
+        p.removeprefix("data_csv/"): d for p, d in REGISTRY.items() if p.startswith("data_csv/")
+    }
+    assert len(tables) == 6
+    for name, digest in tables.items():
         assert hashlib.sha256((shared_paper / "data_csv" / name).read_bytes()).hexdigest() == digest
+        # The mirror copy is read in place (verified), never downloaded.
+        assert reference_path(name, shared_paper, tmp_path) == shared_paper / "data_csv" / name
+    assert not any(tmp_path.iterdir())

@@ -81,6 +81,70 @@ def test_datasets_and_missing_urbansound_mfcc():
     assert paper.released_dataset("gtzan_genre").layers[0].endswith("gtzan_genre_layer_0.npy")
 
 
+RESULT_TASKS = {  # the authors' task name -> estimator of result_transfer/ (see shared README)
+    "ballroom_extended": "SVC", "gtzan_genre": "SVC", "gtzan_speechmusic": "SVC",
+    "emoMusic_a": "SVR", "emoMusic_v": "SVR", "jamendo_vd": "SVC", "urbansound": "SVC",
+}  # fmt: skip
+
+
+def authors_feature_name(combo):
+    """The paper's combination ('12345', 'mfcc', 'mfcc+12345') as the authors named it."""
+    if combo.startswith("mfcc"):
+        return f"{combo}_4"
+    return "mine_" + "".join(str(int(k) - 1) for k in combo)
+
+
+def test_registry_holds_every_file_the_code_asks_for():
+    from musictransfer.constants import MFCC_COMBOS, PAPER_COMBOS
+    from musictransfer.datasets.registry import MODULES, get_spec
+
+    wanted = {paper.WEIGHTS_THEANO, *paper.REMOTE_PATHS}
+    for spec in paper.RELEASED_DATASETS.values():
+        wanted.update(spec.files)
+    for name in MODULES:
+        if get_spec(name).reference_csv is not None:
+            wanted.add(f"data_csv/{get_spec(name).reference_csv}")
+    # The authors' per-cell scores: 7 tasks x (28 combinations, mfcc, mfcc+12345).
+    combos = [*PAPER_COMBOS, *MFCC_COMBOS]
+    assert len(combos) == 30
+    results = {
+        f"result_transfer/T_{task}_F_{authors_feature_name(c)}_CL_{cl}.npy"
+        for task, cl in RESULT_TASKS.items()
+        for c in combos
+    }
+    assert len(results) == 210
+    assert wanted | results <= set(paper.REGISTRY)
+    assert {p for p in paper.REGISTRY if p.startswith("result_transfer/")} == results
+    assert len(paper.REGISTRY) == 253
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in paper.REGISTRY.values())
+
+
+def test_every_registry_file_can_be_asked_of_the_workflow(repo):
+    """download_paper_features' wildcard constraints admit every file of the registry."""
+    import re
+
+    rule = (repo / "workflow/rules/paper.smk").read_text().split("rule download_paper_features")[1]
+    kind = re.search(r'kind="([^"]+)"', rule).group(1)
+    file = re.search(r'file=r"([^"]+)"', rule).group(1)
+    pattern = re.compile(f"({kind})/({file})")
+    assert all(pattern.fullmatch(p) for p in paper.REGISTRY), [
+        p for p in paper.REGISTRY if not pattern.fullmatch(p)
+    ]
+    assert not pattern.fullmatch("result_transfer/../weights/x.npy")
+
+
+def test_a_bad_registry_line_is_refused(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text(
+        "# comment\n\ndata_csv/a.csv sha256:" + "AB" * 32 + "\nb.npy " + "0" * 64 + "\n"
+    )
+    assert paper.read_registry(good) == {"data_csv/a.csv": "ab" * 32, "b.npy": "0" * 64}
+    bad = tmp_path / "bad.txt"
+    bad.write_text("data_csv/a.csv " + "0" * 63 + "\n")
+    with pytest.raises(ValueError, match="line 1"):
+        paper.read_registry(bad)
+
+
 @pytest.fixture
 def http_root(tmp_path):
     """A directory served over HTTP on 127.0.0.1; yields (root, base_url)."""
@@ -130,6 +194,83 @@ def test_failed_download_says_what_to_do(http_root, tmp_path):
     assert "could not download" in str(info.value) and "mirror" in str(info.value)
     with pytest.raises(DownloadError, match="not one of the authors"):
         paper.fetch_released_file("data_csv/nope.csv", tmp_path / "y.csv")
+
+
+class FlakyHandler(QuietHandler):
+    """Answers 503 to the first request for each path, then serves the file."""
+
+    seen: dict[str, int]
+
+    def do_GET(self):
+        self.seen[self.path] = self.seen.get(self.path, 0) + 1
+        if self.seen[self.path] == 1:
+            self.send_error(503, "try again")
+            return
+        super().do_GET()
+
+
+def test_a_failed_transfer_is_retried(shared_paper, tmp_path):
+    root = tmp_path / "served"
+    (root / "data_csv").mkdir(parents=True)
+    shutil.copy(shared_paper / CSV, root / CSV)
+    seen: dict[str, int] = {}
+    handler = type("Flaky", (FlakyHandler,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with pytest.raises(DownloadError, match="could not download"):
+            paper.fetch_released_file(CSV, tmp_path / "a.csv", base_url=url, retries=0)
+        seen.clear()
+        out = paper.fetch_released_file(CSV, tmp_path / "b.csv", base_url=url, retries=1)
+        assert out.read_bytes() == (shared_paper / CSV).read_bytes()
+        assert seen == {f"/{CSV}": 2}
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "served"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cache_is_moved_by_the_environment(http_root, shared_paper, tmp_path, monkeypatch):
+    root, url = http_root
+    (root / "data_csv").mkdir()
+    shutil.copy(shared_paper / CSV, root / CSV)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(paper.DATA_DIR_ENV, str(cache))
+    monkeypatch.delenv(paper.MIRROR_ENV, raising=False)
+    got = paper.fetch_released(CSV, base_url=url, retries=0)
+    assert got == cache / CSV and got.read_bytes() == (shared_paper / CSV).read_bytes()
+    (root / CSV).unlink()  # cached: the server is not asked again
+    assert paper.fetch_released(CSV, base_url=url, retries=0, download=False) == got
+    other = "data_csv/gtzan_genre.csv"
+    with pytest.raises(DownloadError, match=f"{other} is neither in the mirror"):
+        paper.fetch_released(other, base_url=url, download=False)
+    # An explicit cache wins over the environment; the mirror over both.
+    with pytest.raises(DownloadError, match="neither in the mirror"):
+        paper.fetch_released(CSV, cache=tmp_path / "elsewhere", download=False)
+    assert paper.fetch_released(other, mirror=shared_paper) == shared_paper / other
+    assert not (cache / other).exists()
+
+
+def test_cli_fetches_an_authors_result_file(shared_paper, tmp_path, capsys):
+    from musictransfer.cli import main
+
+    name = "result_transfer/T_gtzan_genre_F_mine_01234_CL_SVC.npy"
+    out = tmp_path / "r.npy"
+    assert main(["fetch-paper-file", name, "-o", str(out), "--mirror", str(shared_paper)]) == 0
+    assert out.read_bytes() == (shared_paper / name).read_bytes()
+    assert float(np.load(out)) == pytest.approx(0.898, abs=5e-4)
+    bad = tmp_path / "mirror" / "result_transfer"
+    bad.mkdir(parents=True)
+    (bad / Path(name).name).write_bytes(b"not it")
+    capsys.readouterr()
+    code = main(["fetch-paper-file", name, "-o", str(tmp_path / "s.npy"),
+                 "--mirror", str(tmp_path / "mirror")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "checksum mismatch" in err and Path(name).name in err
+    assert "Traceback" not in err and not (tmp_path / "s.npy").exists()
 
 
 def test_mirror_copy_and_corrupt_mirror(shared_paper, tmp_path):
@@ -259,6 +400,16 @@ def test_dry_run_of_the_full_replication(repo, shared_paper, tmp_path):
     for rule in ("download_paper_features", "import_paper_features", "import_paper_mfcc"):
         assert rule in text, rule
     assert "prepare_audio" not in text and "extract_convnet" not in text
+
+
+def test_weights_reach_the_import_through_the_dag(repo, shared_paper, tmp_path):
+    """import_paper_weights reads the weights download_paper_features made, not a cache."""
+    target = f"{tmp_path}/paper_audio/models/choi2017.pt"
+    out = run_snakemake(repo, "-n", target, "--config", "experiment=paper_audio",
+                        f"mirror={shared_paper}", f"results={tmp_path}")  # fmt: skip
+    text = out.stdout
+    assert "download_paper_features" in text and "import_paper_weights" in text
+    assert f"{tmp_path}/paper_audio/downloads/paper/weights/weights_theano.hdf5" in text
 
 
 @pytest.mark.slow

@@ -304,6 +304,7 @@ def test_mirror_with_wrong_checksum_is_refused(tmp_path):
 
 def test_missing_weights_without_download_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("MUSICTRANSFER_MIRROR", raising=False)
+    monkeypatch.delenv("MUSICTRANSFER_DATA_DIR", raising=False)
     monkeypatch.setattr("pooch.os_cache", lambda name: tmp_path)
     with pytest.raises(DownloadError, match="neither in the mirror"):
         pt.load_pretrained(download=False)

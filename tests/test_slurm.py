@@ -2,7 +2,7 @@
 
 A reduced part of the workflow that needs no training (prepare_audio, extract_mfcc and
 three `evaluate` cells with the MFCC baseline) runs twice: locally with the default
-profile, and through ``workflow/profiles/slurm`` with the SLURM executor plugin against
+profile, and through ``profiles/slurm`` with the SLURM executor plugin against
 a cluster started by :mod:`slurm_helpers`. The score files must agree, and every job of
 the second run must have gone through ``sbatch`` (the plugin keeps one log per SLURM job).
 
@@ -32,8 +32,8 @@ from slurm_helpers import single_node_slurm, unavailable_reason
 
 PY_BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(PY_BIN)) or "snakemake"
-SLURM_PROFILE = Path("workflow/profiles/slurm")
-DEFAULT_PROFILE = Path("workflow/profiles/default")
+SLURM_PROFILE = Path("profiles/slurm")
+DEFAULT_PROFILE = Path("profiles/default")
 EXPERIMENT = "slurmci"
 SR = 12000
 
@@ -206,6 +206,22 @@ def test_default_profile_is_local(repo):
     profile = load_profile(repo, DEFAULT_PROFILE / "config.yaml")
     assert "executor" not in profile
     assert profile["rerun-incomplete"] is True
+
+
+def test_default_profile_is_used_without_a_flag(repo, tmp_path):
+    """Snakemake reads profiles/default beside the Snakefile: a plain `snakemake` uses it."""
+    assert (repo / "Snakefile").parent / DEFAULT_PROFILE == repo / DEFAULT_PROFILE
+    target = tmp_path / "demo" / "raw" / "dance" / "manifest.csv"
+    out = subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "1", str(target), "--config", f"results={tmp_path}"],
+        cwd=repo, capture_output=True, text=True, check=False,
+        env={**os.environ, "PATH": f"{PY_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = out.stdout + out.stderr
+    assert f"Using workflow specific profile {DEFAULT_PROFILE}" in log
+    # printshellcmds comes from the profile: the job's command is shown in the dry run.
+    assert "python -m musictransfer generate-demo" in log
 
 
 # --- the real cluster ----------------------------------------------------------------------

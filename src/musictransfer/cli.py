@@ -562,7 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, type=Path, help="the comparison table (CSV)")
     p.add_argument("--figure", required=True, type=Path, help="the comparison figure (PNG)")
     p = add("fetch-paper-file", cmd_fetch_paper_file, "get one of the authors' released files")
-    p.add_argument("path", help="path in the mirror layout, e.g. data_csv/gtzan_genre.csv")
+    p.add_argument(
+        "path",
+        help="path in the mirror layout (data_csv/, data_feats/, weights/, result_transfer/), "
+        "e.g. data_csv/gtzan_genre.csv",
+    )
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--mirror", type=Path, help="directory of verified local copies")
     p.add_argument("--base-url", help="where the authors' repository is served (default: pinned)")

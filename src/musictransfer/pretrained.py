@@ -41,7 +41,6 @@ Frozen statistics of a set S are exactly mode-2 statistics of S as one batch, so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -66,37 +65,12 @@ from musictransfer.constants import (
     N_MELS,
     POOL_SIZES,
 )
-from musictransfer.errors import ConfigError, DownloadError, MusicTransferError
+from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
+from musictransfer.errors import ConfigError, MusicTransferError
+from musictransfer.fetching import file_hash
 from musictransfer.model import ConvNet, ieee_float32
 
 PathLike = str | os.PathLike[str]
-
-# --- the released file ---------------------------------------------------------------
-
-PAPER_REPO = "keunwoochoi/transfer_learning_music"
-PAPER_COMMIT = "e1f83c389ff32ce48551f916414ae869cbe7f6e6"
-"""The commit of the authors' repository whose files the project uses."""
-
-
-@dataclass(frozen=True)
-class ReleasedFile:
-    """A file of the authors' repository: where it lives there and in a mirror."""
-
-    repo_path: str
-    mirror_path: str
-    sha256: str
-
-    @property
-    def url(self) -> str:
-        """Raw URL at the pinned commit."""
-        return f"https://raw.githubusercontent.com/{PAPER_REPO}/{PAPER_COMMIT}/{self.repo_path}"
-
-
-WEIGHTS_THEANO = ReleasedFile(
-    repo_path="weights_transfer/weights_theano.hdf5",
-    mirror_path="weights/weights_theano.hdf5",
-    sha256="caf89f811415691fbb245be7eef394b9cebd787d7e3f78e29695972141cf2a08",
-)
 
 BN_MODES: tuple[str, ...] = ("batch", "dataset", "reference")
 """Statistics modes of the ported network (see the module docstring)."""
@@ -109,66 +83,6 @@ REFERENCE_STATS_FILE = Path(__file__).parent / "data" / "choi2017_reference_stat
 
 MODEL_FORMAT = "musictransfer.choi2017/1"
 """Tag of an imported model file (``models/choi2017.pt``)."""
-
-
-def sha256sum(path: PathLike) -> str:
-    """Hex SHA-256 of a file (streamed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fetch_released(
-    item: ReleasedFile = WEIGHTS_THEANO,
-    mirror: PathLike | None = None,
-    download: bool = True,
-) -> Path:
-    """Path of a released file: from the mirror, else the pooch cache / a download.
-
-    The mirror is a directory laid out like ``../shared/paper`` (config key ``mirror``;
-    the environment variable ``MUSICTRANSFER_MIRROR`` when not given). Whatever the
-    source, the SHA-256 is checked against the pinned value, so a stale or corrupt copy
-    is never used silently.
-
-    Raises
-    ------
-    DownloadError
-        If the mirror copy has the wrong checksum, or the file is not cached and cannot
-        be (or may not be) downloaded.
-    """
-    mirror = mirror or os.environ.get("MUSICTRANSFER_MIRROR") or None
-    if mirror is not None:
-        local = Path(mirror) / item.mirror_path
-        if local.is_file():
-            actual = sha256sum(local)
-            if actual != item.sha256:
-                raise DownloadError(
-                    f"{local} has SHA-256 {actual}, expected {item.sha256}",
-                    f"replace it with {item.url}",
-                )
-            return local
-    import pooch
-
-    cache = Path(pooch.os_cache("musictransfer")) / PAPER_COMMIT[:12]
-    name = Path(item.repo_path).name
-    cached = cache / name
-    if not download and not cached.is_file():
-        raise DownloadError(
-            f"{name} is neither in the mirror ({mirror}) nor in the cache ({cache})",
-            f"download it from {item.url}, or pass its path",
-        )
-    try:
-        return Path(
-            pooch.retrieve(item.url, known_hash=f"sha256:{item.sha256}", fname=name, path=cache)
-        )
-    except Exception as exc:  # network, HTTP or checksum failure: all user-fixable
-        raise DownloadError(
-            f"cannot fetch {item.url}: {exc}",
-            "check the network, or set the config key 'mirror' (or MUSICTRANSFER_MIRROR) "
-            f"to a directory holding {item.mirror_path}, or pass the file's path",
-        ) from exc
 
 
 # --- the modules whose semantics differ from ours ------------------------------------------
@@ -484,7 +398,7 @@ def read_keras1_weights(path: PathLike) -> dict[str, np.ndarray]:
     except (OSError, KeyError) as exc:
         raise MusicTransferError(
             f"{path} is not the authors' Keras 1 weight file: {exc}",
-            f"use {WEIGHTS_THEANO.url}",
+            f"use {url_of(WEIGHTS_THEANO)}",
         ) from exc
     return out
 
@@ -554,8 +468,8 @@ def import_paper_weights(
     payload = {
         "format": MODEL_FORMAT,
         "name": "choi2017",
-        "source_url": WEIGHTS_THEANO.url,
-        "source_sha256": sha256sum(source),
+        "source_url": url_of(WEIGHTS_THEANO),
+        "source_sha256": file_hash(source),
         "tags": list(MSD_TAGS),
         "state_dict": model.state_dict(),
     }
@@ -622,7 +536,9 @@ def load_pretrained(
     weights
         ``weights_theano.hdf5`` or a ``choi2017.pt`` from :func:`import_paper_weights`.
         Default: the mirror (argument, or ``MUSICTRANSFER_MIRROR``), else the pooch
-        cache, else a download from the authors' repository at the pinned commit.
+        cache (``MUSICTRANSFER_DATA_DIR``, or the user's cache directory), else a download
+        from the authors' repository at the pinned commit
+        (:func:`musictransfer.datasets.paper.fetch_released`).
     bn_mode
         ``"reference"`` (default): statistics frozen from the shipped reference set, so
         ``model(x)`` does not depend on the batch; ``"batch"``: Keras 1 mode 2 (batch
@@ -642,11 +558,13 @@ def load_pretrained(
     if bn_mode not in ("batch", "reference"):
         raise ConfigError(f"bn_mode {bn_mode!r} for load_pretrained", "use 'reference' or 'batch'")
     path = (
-        Path(weights) if weights is not None else fetch_released(WEIGHTS_THEANO, mirror, download)
+        Path(weights)
+        if weights is not None
+        else fetch_released(WEIGHTS_THEANO, mirror, download=download)
     )
     if not path.is_file():
         raise MusicTransferError(
-            f"weights file not found: {path}", f"download {WEIGHTS_THEANO.url}"
+            f"weights file not found: {path}", f"download {url_of(WEIGHTS_THEANO)}"
         )
     if path.suffix == ".pt":
         hint = "give weights_theano.hdf5 or the choi2017.pt that import-paper-weights makes"

@@ -296,7 +296,11 @@ def final_targets():
 
 # --- The authors' released files (workflow/rules/paper.smk) ---------------------------
 
-from musictransfer.datasets.paper import RELEASED_DATASETS, released_dataset
+from musictransfer.datasets.paper import (
+    RELEASED_DATASETS,
+    WEIGHTS_THEANO,
+    released_dataset,
+)
 
 
 def released_file(path):

@@ -1,7 +1,10 @@
 """The authors' released features, metadata and weights (issue 4: experiment paper_features).
 
 download_paper_features fetches one file at the pinned commit (or copies it from the
-`mirror` directory), checked against the SHA256 registry in musictransfer.datasets.paper.
+`mirror` directory), checked against the SHA256 registry of the package
+(src/musictransfer/data/paper_registry.txt, read by musictransfer.datasets.paper): the
+metadata tables, features, weights (models/choi2017.pt is imported from its copy) and the
+authors' per-cell scores (result_transfer/).
 In an experiment with `released_features: true`, the import rules turn a dataset's
 released files into the project's feature files and labels manifest, in place of audio
 preparation and extraction (hence the rule orders).

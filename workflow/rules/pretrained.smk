@@ -7,7 +7,9 @@
 
 
 rule import_paper_weights:
-    """The authors' weights_theano.hdf5 (pinned commit, SHA-256 checked) as a PyTorch model."""
+    """The authors' weights_theano.hdf5 (from download_paper_features) as a PyTorch model."""
+    input:
+        weights=released_file(WEIGHTS_THEANO),
     output:
         model=f"{R}/models/choi2017.pt",
     log:
@@ -19,12 +21,9 @@ rule import_paper_weights:
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        mirror=lambda w: (
-            f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
-        ),
     shell:
-        "python -m musictransfer import-paper-weights --out {output.model} {params.mirror} > {log} 2>&1"
+        "python -m musictransfer import-paper-weights --weights {input.weights} "
+        "--out {output.model} > {log} 2>&1"
 
 
 rule extract_convnet_choi2017:

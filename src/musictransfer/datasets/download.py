@@ -31,6 +31,7 @@ import pooch
 
 from musictransfer.datasets.registry import DatasetSpec, Remote, get_spec
 from musictransfer.errors import DownloadError
+from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
 from musictransfer.files import write_json
 
 RECEIPT = "dataset.json"
@@ -50,7 +51,7 @@ def verify_checksum(path: Path, known: str | None, what: str = "file") -> None:
     if not known:
         return
     alg, _, expected = known.partition(":")
-    actual = pooch.file_hash(str(path), alg=alg)
+    actual = file_hash(path, alg=alg)
     if actual.lower() != expected.lower():
         raise DownloadError(
             f"{what} {path} has {alg} {actual}, expected {expected}",
@@ -60,12 +61,18 @@ def verify_checksum(path: Path, known: str | None, what: str = "file") -> None:
 
 
 def fetch_file(
-    url: str, mirrors: tuple[str, ...], filename: str, known: str | None, dest_dir: Path
+    url: str,
+    mirrors: tuple[str, ...],
+    filename: str,
+    known: str | None,
+    dest_dir: Path,
+    retries: int | None = None,
 ) -> Path:
     """Download one file to ``dest_dir/filename`` (skipped if a verified copy is there).
 
-    ``file://`` URLs are copied; http(s) URLs go through :func:`pooch.retrieve`, which
-    checks ``known`` and removes a file whose checksum differs.
+    ``file://`` URLs are copied; http(s) URLs go through pooch, which retries a failed
+    transfer ``retries`` times (default :data:`~musictransfer.fetching.DOWNLOAD_RETRIES`),
+    checks ``known`` and removes a file whose checksum differs. Each URL is tried in turn.
 
     Raises
     ------
@@ -87,11 +94,14 @@ def fetch_file(
                 shutil.copyfile(urlparse(candidate).path, target)
                 verify_checksum(target, known, "downloaded file")
                 return target
-            return Path(
-                pooch.retrieve(
-                    candidate, known_hash=known, fname=filename, path=dest_dir, progressbar=False
-                )
+            fetcher = pooch.create(
+                path=dest_dir,
+                base_url="",
+                registry={filename: known},
+                urls={filename: candidate},
+                retry_if_failed=DOWNLOAD_RETRIES if retries is None else retries,
             )
+            return Path(fetcher.fetch(filename, progressbar=False))
         except DownloadError as exc:
             target.unlink(missing_ok=True)
             errors.append(f"{candidate}: {exc.message}")

@@ -2,14 +2,19 @@
 
 Choi et al. published, with the paper, the features they computed for the six target
 datasets (per-layer convnet averages and MFCC vectors), the metadata tables that give
-each row's clip, label and split, and the tagger's weights, in their GitHub repository
-``keunwoochoi/transfer_learning_music``. Reproducing the paper's tables from these files
-isolates the evaluation protocol from feature extraction, so this module
+each row's clip, label and split, their per-cell scores and the tagger's weights, in
+their GitHub repository ``keunwoochoi/transfer_learning_music``. Reproducing the paper's
+tables from these files isolates the evaluation protocol from feature extraction, so
+this module
 
-- pins every file by the repository commit and its SHA256 (:data:`REGISTRY`, data kept
-  in the package so that a run never depends on anything outside it);
-- fetches a file with pooch (verified, retried, cached), or copies it from a local
-  mirror directory (config key ``mirror``) after the same verification;
+- pins every file by the repository commit (:data:`AUTHORS_COMMIT`) and its SHA256 (the
+  registry ``data/paper_registry.txt``, kept in the package so that a run never depends
+  on anything outside it; :data:`REGISTRY`);
+- fetches a file with the one pooch of :func:`released_files` (verified, retried,
+  cached), or reads it from a local mirror directory (config key ``mirror``) after the
+  same verification: :func:`fetch_released` (a path in place, for the library and the
+  pre-trained weights) and :func:`fetch_released_file` (a copy at a given path, for the
+  workflow);
 - converts a dataset's released files into the project's formats: a convnet feature file
   (n x 160, layers 1..5), an MFCC feature file (n x 120) and a labels manifest.
 
@@ -17,8 +22,8 @@ NumPy, pandas and pooch are imported where used: the Snakefile reads the registr
 the dataset list in Snakemake's own environment.
 
 The mirror layout is the one of the project's shared copy: ``data_csv/``,
-``data_feats/`` and ``weights/`` (see :data:`REMOTE_PATHS` for the two weight files,
-whose place in the authors' repository differs).
+``data_feats/``, ``weights/`` and ``result_transfer/`` (see :data:`REMOTE_PATHS` for the
+two weight files, whose place in the authors' repository differs).
 """
 
 from __future__ import annotations
@@ -31,153 +36,63 @@ from typing import TYPE_CHECKING
 
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
+from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
 
-if TYPE_CHECKING:  # the workflow imports this module where NumPy may be absent
+if TYPE_CHECKING:  # the workflow imports this module where NumPy or pooch may be absent
     import numpy as np
     import pandas as pd
+    import pooch
 
 PathLike = str | os.PathLike[str]
 
 AUTHORS_REPOSITORY = "keunwoochoi/transfer_learning_music"
 AUTHORS_COMMIT = "e1f83c389ff32ce48551f916414ae869cbe7f6e6"
+"""The commit of the authors' repository whose files the project uses (the only place it
+is written down)."""
 BASE_URL = f"https://raw.githubusercontent.com/{AUTHORS_REPOSITORY}/{AUTHORS_COMMIT}/"
 """Raw URLs at the pinned commit: the files can never change under a run."""
 
-DOWNLOAD_RETRIES = 3
-"""Extra attempts after a failed download (network errors, truncated transfers)."""
+REGISTRY_FILE = Path(__file__).resolve().parents[1] / "data" / "paper_registry.txt"
+"""The SHA256 of every released file, in pooch's registry format (package data)."""
 
-REGISTRY: dict[str, str] = {
-    "data_csv/ballroom_extended.csv": (
-        "a8961f6db281afa34e73d18926ef7e2feb5aea36fb394975ff930f17ed810b5c"
-    ),
-    "data_csv/emoMusic.csv": "c14b73403377b666a50bb849b557078b81df271cc091f6dc357a78773978aa16",
-    "data_csv/gtzan_genre.csv": (
-        "fe4f54451f5b2f1341b396bdd34986420d53229feff881b0dec2e82e6e3f7314"
-    ),
-    "data_csv/gtzan_speechmusic.csv": (
-        "2fced0e24eeff2607552c369e1b0c991963c73ff1fff6bd382431e822a7c0c83"
-    ),
-    "data_csv/jamendo_vd.csv": "4ae120135e1a20b95a4a2b19760174e2f53987e9ece1aa3faec0c8e4527e81d5",
-    "data_csv/urbansound.csv": "c76f78eeb25984444b001e9df438573fc7aa564e1d6e852ecb8febf68da0ff6b",
-    "data_feats/ballroom_extended_layer_0.npy": (
-        "1130d41b4956fefe1d937560e3912a963ba55c7f5cec3d4aab15765f0d4302ef"
-    ),
-    "data_feats/ballroom_extended_layer_1.npy": (
-        "b050010e5008868522798cce67ff9b259db69407cd4d1b446dcb104a3f1155c6"
-    ),
-    "data_feats/ballroom_extended_layer_2.npy": (
-        "7892d2ad7d456d4271b21ca065e775e0bfa0e62784b2fe615a19c1fc09936ae7"
-    ),
-    "data_feats/ballroom_extended_layer_3.npy": (
-        "4dabfa6e4345efa0a7ff256523fbb7bea4159fb193bf95d6aa4b37c2cb7d6895"
-    ),
-    "data_feats/ballroom_extended_layer_4.npy": (
-        "dade71e1d00f5d9b2927cefcea6f61a86532178344832f4a5b26aa36ffe920dc"
-    ),
-    "data_feats/ballroom_extended_mfcc.npy": (
-        "241e92222ec6ddd8d975c4bfb2328405095abe9bab688e30509619e75e27b291"
-    ),
-    "data_feats/emoMusic_layer_0.npy": (
-        "07ad7655e9e04eaacc83e727c42a4095b4332d2bae0ea6c3d1021f1832cbbe0c"
-    ),
-    "data_feats/emoMusic_layer_1.npy": (
-        "31e1c6a8fbce876ed2e92175467aadf02471da046be3aceb565c7849245c2b0f"
-    ),
-    "data_feats/emoMusic_layer_2.npy": (
-        "1d914bca15297920f65b91699ebc2faf1c83fe0bf12a2e869a6c70af5868e2e2"
-    ),
-    "data_feats/emoMusic_layer_3.npy": (
-        "83058790f7b618b27d5ef096281ff83d866b440a26d49a3c6d006f9d7590059b"
-    ),
-    "data_feats/emoMusic_layer_4.npy": (
-        "e460212dca36e8d3e4771ead8f5a9ebd0e185510ce97e2c23485ba413498cdf8"
-    ),
-    "data_feats/emoMusic_mfcc.npy": (
-        "b900ab765e875803389ee94dc14caba924a376d55bfb019504239d445f20619a"
-    ),
-    "data_feats/gtzan_genre_layer_0.npy": (
-        "7a3edcd74ace9db3c963b982ca118a258d35b754af861fc6785584d174cd9215"
-    ),
-    "data_feats/gtzan_genre_layer_1.npy": (
-        "cb54b8b12559b6129188081c25396ab8b9eb65d2d5a2b3195e4b7ac314434c5b"
-    ),
-    "data_feats/gtzan_genre_layer_2.npy": (
-        "0b29377d6b2aedd941fc5b5b8f6a204ec2d0d98d3d357dee172f894bf98bccc7"
-    ),
-    "data_feats/gtzan_genre_layer_3.npy": (
-        "e44d40e3a2f4de91138749a48175b4ddd5a6ddc16936357f2909a5c3c0be30a3"
-    ),
-    "data_feats/gtzan_genre_layer_4.npy": (
-        "6fbd7ee903e4f186c20ead54c3f95aa8c7767f79dfa3629ad56b09b0691c42cf"
-    ),
-    "data_feats/gtzan_genre_mfcc.npy": (
-        "96d5f6cab544b7e161fdaf694d94b810002db1d2e6e4435556e8b65d74befd7b"
-    ),
-    "data_feats/gtzan_speechmusic_layer_0.npy": (
-        "4aa8366b547038a9b6cceeb860744a16362f5dffbfcb8397c2ad7aad5b83fe7a"
-    ),
-    "data_feats/gtzan_speechmusic_layer_1.npy": (
-        "dcce3277b930a8c01d44988a89a79eb53b8864ecf200135638ff39dffc66524c"
-    ),
-    "data_feats/gtzan_speechmusic_layer_2.npy": (
-        "32c9fd1d679f67722806aba8806dda73f50051d1d346d8ac596248be592c4e68"
-    ),
-    "data_feats/gtzan_speechmusic_layer_3.npy": (
-        "5cf50a8080705fb84d7b62460d982748ea5969e55fc3d68783be59975ee8fd81"
-    ),
-    "data_feats/gtzan_speechmusic_layer_4.npy": (
-        "d1e92c59dd0296ae3513b64fa27ed1b9a04dbae4ab31b3e737d1acaa0b8659be"
-    ),
-    "data_feats/gtzan_speechmusic_mfcc.npy": (
-        "d09c7845dc77d9b3eb2c0965f6cfc8d905ceaf77bad458d12db03271f41f6f4d"
-    ),
-    "data_feats/jamendo_vd_layer_0.npy": (
-        "2c7ef7a522964520ccb4dd57d2e4d997c848f5426c5794b76538849a7b1a5bc0"
-    ),
-    "data_feats/jamendo_vd_layer_1.npy": (
-        "d63048e32d284e8df8b6469aa83cf8f4d142067bd3d495424818c9ba1a3a5f7a"
-    ),
-    "data_feats/jamendo_vd_layer_2.npy": (
-        "76381ec7fe77e81fbf74a7d597bd3d9ed9c0dc1c062514843839aea11f6665be"
-    ),
-    "data_feats/jamendo_vd_layer_3.npy": (
-        "c1af1e7fd993b3200e6b5fb4fd9055b5d41482f2455ee50c570fa5a30465a081"
-    ),
-    "data_feats/jamendo_vd_layer_4.npy": (
-        "5f5b38758575ed932f6705bd6d2c179f970292fd238b590b1614d98f78fde8b7"
-    ),
-    "data_feats/jamendo_vd_mfcc.npy": (
-        "6e013ee811763d10ffc101fb5abb65d9394153fdd2c83012065501299e0dded9"
-    ),
-    "data_feats/urbansound_layer_0.npy": (
-        "ee119d6db14207b548d6e089f4b38900c118e0c4e67d9e4bfbf4c9b33b8b51c7"
-    ),
-    "data_feats/urbansound_layer_1.npy": (
-        "833c015293b549fc6326715ee728c4996c98205f8ced39cbcf39c20399cda228"
-    ),
-    "data_feats/urbansound_layer_2.npy": (
-        "f9acd85effd5ee33ede05a30d1ce3df023a0c5a04d28c8046765cff41614bfa3"
-    ),
-    "data_feats/urbansound_layer_3.npy": (
-        "b56566ba9b689271eb65953b2e86611b41a64bcdc590065b160c218d6c95994f"
-    ),
-    "data_feats/urbansound_layer_4.npy": (
-        "00f76f0319b80f472333d1151a3b0c875c587081e8481411e4edc50d09565280"
-    ),
-    "weights/keras2_model_best.hdf5": (
-        "b5042bd44de1fdd9d757b764d9246e6934f47c8bdc5c15bf13566495f3439d48"
-    ),
-    "weights/weights_theano.hdf5": (
-        "caf89f811415691fbb245be7eef394b9cebd787d7e3f78e29695972141cf2a08"
-    ),
-}
+DATA_DIR_ENV = "MUSICTRANSFER_DATA_DIR"
+"""Environment variable that moves the download cache (like librosa's LIBROSA_DATA_DIR)."""
+
+MIRROR_ENV = "MUSICTRANSFER_MIRROR"
+"""Environment variable naming a mirror directory where no ``mirror`` is given."""
+
+
+def read_registry(path: PathLike = REGISTRY_FILE) -> dict[str, str]:
+    """Mirror path -> SHA256 hex digest, from a pooch registry file.
+
+    Read here rather than with ``pooch.Pooch.load_registry`` because the Snakefile needs
+    the registry in Snakemake's own environment, where pooch may be absent.
+    """
+    registry: dict[str, str] = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, digest = line.split()
+        digest = digest.lower().removeprefix("sha256:")
+        if len(digest) != 64 or name in registry:
+            raise ValueError(f"{path}, line {number}: not a new '<path> <sha256>' entry")
+        registry[name] = digest
+    return registry
+
+
+REGISTRY: dict[str, str] = read_registry()
 """SHA256 of every released file, by its path in the mirror layout."""
 
 REMOTE_PATHS: dict[str, str] = {
     "weights/weights_theano.hdf5": "weights_transfer/weights_theano.hdf5",
     "weights/keras2_model_best.hdf5": "keras2_model/model_best.hdf5",
 }
-"""Mirror paths whose path in the authors' repository differs (all others are equal)."""
+"""Mirror paths whose path in the authors' repository differs (all others are equal): the
+one place where the mirror layout and the repository's part."""
+
+WEIGHTS_THEANO = "weights/weights_theano.hdf5"
+"""The tagger's Keras 1 / Theano weights (:mod:`musictransfer.pretrained` imports them)."""
 
 
 @dataclass(frozen=True)
@@ -253,20 +168,94 @@ def url_of(path: str, base_url: str = BASE_URL) -> str:
     return base_url.rstrip("/") + "/" + REMOTE_PATHS.get(path, path)
 
 
-def sha256_of(path: PathLike) -> str:
-    """The SHA256 hex digest of a file."""
-    import pooch
-
-    return pooch.file_hash(str(path), alg="sha256")
-
-
 def _known_hash(path: str) -> str:
     if path not in REGISTRY:
         raise DownloadError(
             f"{path!r} is not one of the authors' released files",
-            "see musictransfer.datasets.paper.REGISTRY for the known paths",
+            f"see {REGISTRY_FILE} for the known paths",
         )
     return REGISTRY[path]
+
+
+def released_files(
+    cache: PathLike | None = None, base_url: str = BASE_URL, retries: int = DOWNLOAD_RETRIES
+) -> pooch.Pooch:
+    """The pooch that fetches the released files: the registry, the pinned URLs, retries.
+
+    Files land in ``cache`` under their mirror-layout path, so a cache directory can
+    serve as a ``mirror`` too.
+
+    Parameters
+    ----------
+    cache
+        Download directory. Default: ``$MUSICTRANSFER_DATA_DIR`` if set (as librosa reads
+        ``LIBROSA_DATA_DIR``), else the user's cache directory, one subdirectory per
+        pinned commit.
+    base_url
+        Where the authors' repository files are served (tests use a local server).
+    retries
+        Extra download attempts.
+    """
+    import pooch
+
+    default = Path(pooch.os_cache("musictransfer")) / AUTHORS_COMMIT[:12]
+    return pooch.create(
+        path=default if cache is None else Path(cache),
+        env=DATA_DIR_ENV if cache is None else None,
+        base_url=base_url,
+        registry=dict(REGISTRY),
+        urls={path: url_of(path, base_url) for path in REMOTE_PATHS},
+        retry_if_failed=retries,
+    )
+
+
+def fetch_released(
+    path: str,
+    mirror: PathLike | None = None,
+    cache: PathLike | None = None,
+    download: bool = True,
+    base_url: str = BASE_URL,
+    retries: int = DOWNLOAD_RETRIES,
+) -> Path:
+    """A verified local copy of the released file ``path``: the mirror's, else the cache's.
+
+    A mirror copy is read in place; otherwise the file is taken from the cache, downloaded
+    there first if needed. Whatever the source, the SHA256 is checked against the
+    registry, so a stale or corrupt copy is never used silently.
+
+    Parameters
+    ----------
+    path
+        Mirror-layout path, e.g. ``'weights/weights_theano.hdf5'``.
+    mirror
+        Directory laid out like ``../shared/paper`` (``<mirror>/<path>``, or the file
+        directly in it); default ``$MUSICTRANSFER_MIRROR``.
+    cache
+        Download directory (default: see :func:`released_files`).
+    download
+        Whether a download may be attempted.
+    base_url, retries
+        As for :func:`released_files`.
+
+    Raises
+    ------
+    DownloadError
+        If ``path`` is unknown, the mirror copy has the wrong checksum, or the file is not
+        cached and cannot be (or may not be) downloaded.
+    """
+    _known_hash(path)
+    mirror = mirror or os.environ.get(MIRROR_ENV) or None
+    local = _in_mirror(path, mirror)
+    if local is not None:
+        return local
+    fetcher = released_files(cache, base_url, retries)
+    target = Path(fetcher.abspath) / path
+    if not download and not target.is_file():
+        raise DownloadError(
+            f"{path} is neither in the mirror ({mirror}) nor in the cache ({fetcher.abspath})",
+            f"download it from {url_of(path)}, or pass its path",
+        )
+    return _download(fetcher, path, target)
 
 
 def fetch_released_file(
@@ -278,9 +267,10 @@ def fetch_released_file(
 ) -> Path:
     """Put the released file ``path`` at ``out``, verified against its SHA256.
 
-    A copy in ``mirror`` (same layout) is used when present; otherwise the file is
-    downloaded with pooch, which retries failed transfers, checks the hash before moving
-    the file into place and skips the download if ``out`` already holds the right file.
+    A copy in ``mirror`` (same layout) is copied when present; otherwise the file is
+    downloaded with :func:`released_files` into a private directory beside ``out`` and
+    moved into place, so nothing outside ``out`` is written (a workflow output stays in
+    the workflow's sight). If ``out`` already holds the right file, nothing is fetched.
 
     Parameters
     ----------
@@ -290,10 +280,8 @@ def fetch_released_file(
         Destination file.
     mirror
         Directory of local copies, or None to download.
-    base_url
-        Where the authors' repository files are served (tests use a local server).
-    retries
-        Extra download attempts.
+    base_url, retries
+        As for :func:`released_files`.
 
     Raises
     ------
@@ -301,50 +289,55 @@ def fetch_released_file(
         On a checksum mismatch (naming the file; nothing is left at ``out``) or a failed
         download (with what to do instead).
     """
-    expected = _known_hash(path)
-    out = Path(out)
-    if mirror is not None and (Path(mirror) / path).is_file():
-        return _copy_verified(Path(mirror) / path, out, expected)
-    return _download(path, out, expected, base_url, retries)
-
-
-def _copy_verified(source: Path, out: Path, expected: str) -> Path:
-    """Copy a mirror file to ``out`` if (and only if) its SHA256 is the expected one."""
-    actual = sha256_of(source)
-    if actual != expected:
-        raise DownloadError(
-            f"checksum mismatch for {source}: SHA256 {actual}, expected {expected}",
-            "the mirror copy is corrupt or a different version: replace it with the file "
-            f"from {url_of(_registry_path(source))}",
-        )
     from musictransfer.files import atomic_path
 
-    with atomic_path(out) as tmp:
-        shutil.copyfile(source, tmp)
+    expected = _known_hash(path)
+    out = Path(out)
+    local = _in_mirror(path, mirror)
+    if local is not None:
+        with atomic_path(out) as tmp:
+            shutil.copyfile(local, tmp)
+        return out
+    if out.is_file() and file_hash(out) == expected:
+        return out
+    staging = out.parent / f".{out.name}.download"
+    try:
+        os.replace(_download(released_files(staging, base_url, retries), path, out), out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
-def _registry_path(source: Path) -> str:
-    parts = source.parts
-    return "/".join(parts[-2:])
+def _in_mirror(path: str, mirror: PathLike | None) -> Path | None:
+    """The mirror's copy of ``path`` (``<mirror>/<path>`` or flat), checked; None if absent.
+
+    Raises
+    ------
+    DownloadError
+        If the copy's SHA256 is not the registry's.
+    """
+    if not mirror:
+        return None
+    expected = _known_hash(path)
+    for candidate in (Path(mirror) / path, Path(mirror) / Path(path).name):
+        if candidate.is_file():
+            actual = file_hash(candidate)
+            if actual != expected:
+                raise DownloadError(
+                    f"checksum mismatch for {candidate}: SHA-256 {actual}, expected {expected}",
+                    "the mirror copy is corrupt or a different version: replace it with the "
+                    f"file from {url_of(path)}",
+                )
+            return candidate
+    return None
 
 
-def _download(path: str, out: Path, expected: str, base_url: str, retries: int) -> Path:
-    """Download with pooch into ``out``'s directory (temporary file, verified, moved)."""
-    import pooch
-
-    url = url_of(path, base_url)
-    fetcher = pooch.create(
-        path=out.parent,
-        base_url="",
-        registry={out.name: f"sha256:{expected}"},
-        urls={out.name: url},
-        retry_if_failed=retries,
-    )
+def _download(fetcher: pooch.Pooch, path: str, destination: Path) -> Path:
+    """Fetch ``path`` with ``fetcher`` (temporary file, verified, moved; retried)."""
+    url = fetcher.get_url(path)
     try:
-        return Path(fetcher.fetch(out.name, progressbar=False))
+        return Path(fetcher.fetch(path, progressbar=False))
     except ValueError as exc:
-        out.unlink(missing_ok=True)
         raise DownloadError(
             f"checksum mismatch for {path} downloaded from {url}: {exc}",
             "the server sent a different file; nothing was kept. Check the URL or use a "
@@ -353,8 +346,9 @@ def _download(path: str, out: Path, expected: str, base_url: str, retries: int) 
     except OSError as exc:  # requests' RequestException is an OSError
         raise DownloadError(
             f"could not download {path} from {url}: {exc}",
-            "set the config key 'mirror' to a directory holding a copy (layout data_csv/, "
-            f"data_feats/, weights/), or download the file by hand to {out}",
+            f"check the network, or set the config key 'mirror' (or {MIRROR_ENV}) to a "
+            f"directory holding {path} (layout data_csv/, data_feats/, weights/, "
+            f"result_transfer/), or download the file by hand to {destination}",
         ) from exc
 
 

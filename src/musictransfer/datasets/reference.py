@@ -18,20 +18,6 @@ import pandas as pd
 
 from musictransfer.errors import DownloadError, ManifestError
 
-PAPER_REPO = "keunwoochoi/transfer_learning_music"
-PAPER_COMMIT = "e1f83c389ff32ce48551f916414ae869cbe7f6e6"
-PAPER_CSV_URL = f"https://raw.githubusercontent.com/{PAPER_REPO}/{PAPER_COMMIT}/data_csv/{{name}}"
-
-PAPER_CSV_SHA256: dict[str, str] = {
-    "ballroom_extended.csv": "a8961f6db281afa34e73d18926ef7e2feb5aea36fb394975ff930f17ed810b5c",
-    "emoMusic.csv": "c14b73403377b666a50bb849b557078b81df271cc091f6dc357a78773978aa16",
-    "gtzan_genre.csv": "fe4f54451f5b2f1341b396bdd34986420d53229feff881b0dec2e82e6e3f7314",
-    "gtzan_speechmusic.csv": "2fced0e24eeff2607552c369e1b0c991963c73ff1fff6bd382431e822a7c0c83",
-    "jamendo_vd.csv": "4ae120135e1a20b95a4a2b19760174e2f53987e9ece1aa3faec0c8e4527e81d5",
-    "urbansound.csv": "c76f78eeb25984444b001e9df438573fc7aa564e1d6e852ecb8febf68da0ff6b",
-}
-"""SHA-256 of each table at :data:`PAPER_COMMIT` (computed from the files at that commit)."""
-
 # Reference column -> manifest column, compared exactly (as strings) or approximately.
 _EXACT = {"label": "label", "category": "split", "fold": "fold"}
 _APPROX = {"label_arousal": "arousal", "label_valence": "valence"}
@@ -40,7 +26,7 @@ _APPROX = {"label_arousal": "arousal", "label_valence": "valence"}
 def reference_path(
     csv_name: str, mirror: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str]
 ) -> Path:
-    """A local copy of one of the authors' tables, from the mirror or downloaded.
+    """A verified local copy of one of the authors' tables, from the mirror or downloaded.
 
     Parameters
     ----------
@@ -51,15 +37,9 @@ def reference_path(
     cache_dir
         Where a downloaded copy is kept.
     """
-    from musictransfer.datasets.download import fetch_file, verify_checksum
+    from musictransfer.datasets.paper import fetch_released
 
-    known = f"sha256:{PAPER_CSV_SHA256[csv_name]}" if csv_name in PAPER_CSV_SHA256 else None
-    if mirror:
-        for candidate in (Path(mirror) / "data_csv" / csv_name, Path(mirror) / csv_name):
-            if candidate.is_file():
-                verify_checksum(candidate, known, what=f"mirror copy of {csv_name}")
-                return candidate
-    return fetch_file(PAPER_CSV_URL.format(name=csv_name), (), csv_name, known, Path(cache_dir))
+    return fetch_released(f"data_csv/{csv_name}", mirror=mirror, cache=cache_dir)
 
 
 def read_reference(path: str | os.PathLike[str]) -> pd.DataFrame:
