@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from musictransfer.config import check_mirror
 from musictransfer.constants import (
     AMIN,
     BN_EPSILON,
@@ -138,9 +139,14 @@ def fetch_released(
         If the mirror copy has the wrong checksum, or the file is not cached and cannot
         be (or may not be) downloaded.
     """
-    mirror = mirror or os.environ.get("MUSICTRANSFER_MIRROR") or None
+    if mirror:
+        mirror = check_mirror(mirror, "mirror")
+    elif os.environ.get("MUSICTRANSFER_MIRROR"):
+        mirror = check_mirror(os.environ["MUSICTRANSFER_MIRROR"], "MUSICTRANSFER_MIRROR")
+    else:
+        mirror = None
     if mirror is not None:
-        local = Path(mirror) / item.mirror_path
+        local = mirror / item.mirror_path
         if local.is_file():
             actual = sha256sum(local)
             if actual != item.sha256:
@@ -166,7 +172,10 @@ def fetch_released(
     except Exception as exc:  # network, HTTP or checksum failure: all user-fixable
         raise DownloadError(
             f"cannot fetch {item.url}: {exc}",
-            "check the network, or set the config key 'mirror' (or MUSICTRANSFER_MIRROR) "
+            f"check the network, put the file in the mirror as {mirror / item.mirror_path}, "
+            "or pass the file's path"
+            if mirror is not None
+            else "check the network, or set the config key 'mirror' (or MUSICTRANSFER_MIRROR) "
             f"to a directory holding {item.mirror_path}, or pass the file's path",
         ) from exc
 

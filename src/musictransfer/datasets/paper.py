@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from musictransfer.config import check_mirror
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
 
@@ -303,9 +304,11 @@ def fetch_released_file(
     """
     expected = _known_hash(path)
     out = Path(out)
-    if mirror is not None and (Path(mirror) / path).is_file():
-        return _copy_verified(Path(mirror) / path, out, expected)
-    return _download(path, out, expected, base_url, retries)
+    if mirror is not None:
+        mirror = check_mirror(mirror, "mirror")
+        if (mirror / path).is_file():
+            return _copy_verified(mirror / path, out, expected)
+    return _download(path, out, expected, base_url, retries, mirror)
 
 
 def _copy_verified(source: Path, out: Path, expected: str) -> Path:
@@ -329,7 +332,9 @@ def _registry_path(source: Path) -> str:
     return "/".join(parts[-2:])
 
 
-def _download(path: str, out: Path, expected: str, base_url: str, retries: int) -> Path:
+def _download(
+    path: str, out: Path, expected: str, base_url: str, retries: int, mirror: Path | None = None
+) -> Path:
     """Download with pooch into ``out``'s directory (temporary file, verified, moved)."""
     import pooch
 
@@ -353,8 +358,10 @@ def _download(path: str, out: Path, expected: str, base_url: str, retries: int) 
     except OSError as exc:  # requests' RequestException is an OSError
         raise DownloadError(
             f"could not download {path} from {url}: {exc}",
-            "set the config key 'mirror' to a directory holding a copy (layout data_csv/, "
-            f"data_feats/, weights/), or download the file by hand to {out}",
+            f"put a copy in the mirror as {mirror / path}, or download the file by hand to {out}"
+            if mirror is not None
+            else "set the config key 'mirror' to a directory holding a copy (layout "
+            f"data_csv/, data_feats/, weights/), or download the file by hand to {out}",
         ) from exc
 
 

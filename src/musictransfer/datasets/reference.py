@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musictransfer.config import check_mirror
 from musictransfer.errors import DownloadError, ManifestError
 
 PAPER_REPO = "keunwoochoi/transfer_learning_music"
@@ -55,7 +56,8 @@ def reference_path(
 
     known = f"sha256:{PAPER_CSV_SHA256[csv_name]}" if csv_name in PAPER_CSV_SHA256 else None
     if mirror:
-        for candidate in (Path(mirror) / "data_csv" / csv_name, Path(mirror) / csv_name):
+        mirror = check_mirror(mirror, "mirror")
+        for candidate in (mirror / "data_csv" / csv_name, mirror / csv_name):
             if candidate.is_file():
                 verify_checksum(candidate, known, what=f"mirror copy of {csv_name}")
                 return candidate
