@@ -72,9 +72,9 @@ def cmd_info(args: argparse.Namespace) -> None:
     except ImportError:  # pragma: no cover - torch is a dependency
         print("torch: not installed")
     if args.config:
-        from musictransfer.config import load_config, resolve_experiment
+        from musictransfer.config import load_configs, resolve_experiment
 
-        exp = resolve_experiment(load_config(args.config), args.experiment)
+        exp = resolve_experiment(load_configs(args.config), args.experiment)
         print(
             f"experiment {exp.name}: {len(exp.tasks)} tasks, extractors "
             f"{', '.join(exp.extractors)}, {len(exp.cells())} evaluation cells -> {exp.root}"
@@ -267,6 +267,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_check_task(args: argparse.Namespace) -> None:
+    """Check a task's labels, folds and splits against its config, before long jobs."""
+    from musictransfer.pipeline import check_task_file
+
+    summary = check_task_file(args.task, args.manifest, args.out)
+    print(f"{summary['task']}: {summary['n_clips']} clips, {len(summary['folds'])} fold(s): ok")
+
+
 def cmd_merge_folds(args: argparse.Namespace) -> None:
     """Merge a cell's fold parts (``evaluate --fold-part``) into the cell's result."""
     from musictransfer.pipeline import merge_cell_files
@@ -403,7 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("info", cmd_info, "versions, the paper's constants, compute and the experiment")
-    p.add_argument("--config", help="config.yaml to summarise")
+    p.add_argument(
+        "--config",
+        action="append",
+        help="config.yaml to check and summarise; repeat to layer files as --configfile does",
+    )
     p.add_argument("--experiment", help="experiment preset (default: the config's)")
 
     p = add("generate-demo", cmd_generate_demo, "synthesise one dataset of the demo corpus")
@@ -528,6 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only part K (0-based) of N of the folds; merge the parts with merge-folds",
     )
 
+    p = add("check-task", cmd_check_task, "check a task's labels and splits in its manifest")
+    p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")
+    p.add_argument("--manifest", required=True, type=Path, help="the dataset's manifest")
+    p.add_argument("-o", "--out", type=Path, help="JSON summary (classes, fold sizes)")
+
     p = add("merge-folds", cmd_merge_folds, "merge a cell's fold parts into its result")
     p.add_argument("parts", nargs="+", type=Path, help="the JSON files of evaluate --fold-part")
     p.add_argument("--task", required=True, type=_json_arg, help="task spec (JSON)")
@@ -612,6 +629,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         try:
+            if getattr(args, "mirror", None) is not None:
+                from musictransfer.config import check_mirror
+
+                check_mirror(args.mirror, "--mirror")  # before any download is attempted
             _check_outputs(args)
             args.handler(args)
         except OSError as exc:

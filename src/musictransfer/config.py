@@ -2,18 +2,26 @@
 
 Both the Snakefile and the command-line tools read the configuration through this
 module, so the two cannot disagree on which tasks, extractors and layer combinations an
-experiment has. It imports nothing beyond the standard library and PyYAML, because the
-Snakefile imports it in Snakemake's own environment.
+experiment has. It imports nothing beyond the standard library, PyYAML and jsonschema
+(a dependency of Snakemake too), because the Snakefile imports it in Snakemake's own
+environment.
 
-The JSON schema (``workflow/schemas/config.schema.yaml``) checks types and shapes; this
-module checks what a schema cannot: that the chosen experiment exists, that every task
-names a dataset and a valid combination, and so on, with messages naming the key.
+:func:`resolve_experiment` first validates the whole configuration against the JSON
+schema (``musictransfer/data/config.schema.yaml``, linked from
+``workflow/schemas/config.schema.yaml``): types, shapes, and unknown keys at every level,
+so that a misspelled key (``tranining:``) is an error naming it instead of being
+ignored. It then checks what a schema cannot: that the chosen experiment exists, that
+every task names a dataset and a valid combination, that the mirror directory exists,
+and so on, with messages naming the key.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +41,10 @@ CV_SCHEMES = (
 TASK_TYPES = ("classification", "regression")
 COMBO_ALIASES = {"all": ALL_COMBOS, "paper": PAPER_COMBOS}
 _EXTRACTOR_RE = re.compile(r"^(random|choi2017|tagger-[A-Za-z0-9_]+)$")
+SCHEMA_FILE = Path(__file__).parent / "data" / "config.schema.yaml"
+"""The configuration's JSON schema (the workflow's ``workflow/schemas`` links to it)."""
+SCHEMA_DOC = "workflow/schemas/config.schema.yaml"
+"""Where the README points users for the schema (a link to :data:`SCHEMA_FILE`)."""
 
 
 @dataclass(frozen=True)
@@ -99,17 +111,127 @@ class Experiment:
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML configuration file, with a clear error if it is missing or invalid."""
+    """Read a YAML configuration file, with a clear error if it is missing or invalid.
+
+    A syntax error names the file, the line and the column (Snakemake's own message for
+    a config file names neither), so the Snakefile reads ``config.yaml`` through this
+    before Snakemake does.
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"config file not found: {path}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"config file {path} is not valid YAML{where}: {problem}",
+            "fix the syntax there (indent with spaces, close every bracket and quote)",
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     return data
+
+
+def load_configs(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
+    """Read configuration files and merge them in order, as Snakemake's ``--configfile``.
+
+    A later file's mapping updates the earlier ones key by key, recursively; any other
+    value replaces the earlier one.
+    """
+    merged: dict[str, Any] = {}
+    for path in paths:
+        merge_config(merged, load_config(path))
+    return merged
+
+
+def merge_config(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Update ``base`` with ``overlay`` recursively (Snakemake's ``update_config``)."""
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+    return base
+
+
+@functools.cache
+def _schema_validator() -> Any:
+    """The schema's validator, built once per process."""
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Check a configuration against the schema; the first problem raises.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key: an unknown key (with the closest known one, for a typo) or a
+        value of the wrong type, range or form.
+    """
+    errors = sorted(
+        _schema_validator().iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    if not errors:
+        return
+    error = errors[0]
+    where = _key_path(error.absolute_path) or "the config"
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        key = next((k for k in error.instance if k not in known), "?")
+        close = difflib.get_close_matches(str(key), known, n=1)
+        raise ConfigError(
+            f"unknown key {key!r} in "
+            f"{'the top level' if where == 'the config' else where} of the config",
+            (f"did you mean {close[0]!r}? " if close else "")
+            + f"the keys there are: {', '.join(known)} (see {SCHEMA_DOC})",
+        )
+    if error.validator == "required":
+        raise ConfigError(f"{where}: {error.message}", "add the key")
+    meaning = error.schema.get("description")
+    raise ConfigError(
+        f"{error.instance!r} in {where} is not valid: {error.message}",
+        f"{where.rsplit('.', 1)[-1]}: {meaning}" if meaning else f"see {SCHEMA_DOC}",
+    )
+
+
+def _key_path(path: Iterable[Any]) -> str:
+    """``experiments.demo.extractors.random[1]``: a key path as written in the YAML."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def check_mirror(mirror: str | os.PathLike[str], where: str) -> Path:
+    """The mirror directory, which must exist: a wrong path is an error, not a download.
+
+    Parameters
+    ----------
+    mirror
+        The directory of local copies.
+    where
+        Where it was set (``'--mirror'``, ``"the config key 'mirror'"``...), for the message.
+
+    Raises
+    ------
+    ConfigError
+        If it does not exist or is not a directory, naming the path.
+    """
+    path = Path(mirror)
+    if not path.is_dir():
+        state = "is not a directory" if path.exists() else "does not exist"
+        raise ConfigError(
+            f"the mirror {path} ({where}) {state}",
+            "correct the path, or unset the mirror to download the files instead",
+        )
+    return path
 
 
 def expand_combos(combos: list[str] | tuple[str, ...], where: str = "combos") -> tuple[str, ...]:
@@ -161,6 +283,12 @@ def _task_spec(name: str, raw: dict[str, Any], where: str) -> TaskSpec:
             raise ConfigError(f"{where} has no {key!r}")
     if raw["type"] not in TASK_TYPES:
         raise ConfigError(f"{where}.type is {raw['type']!r}", "use classification or regression")
+    if raw["type"] == "regression" and (raw["cv"] or {}).get("scheme") == "stratified_kfold":
+        raise ConfigError(
+            f"{where}.cv.scheme is stratified_kfold, which needs classes, but {where}.type "
+            "is regression",
+            "use the kfold scheme for a regression task",
+        )
     return TaskSpec(
         name=name,
         dataset=str(raw["dataset"]),
@@ -177,9 +305,11 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
     Raises
     ------
     ConfigError
-        If the experiment does not exist or any task, extractor or combination in it is
-        invalid; the message names the offending key.
+        If the configuration does not follow the schema (an unknown key included), the
+        experiment does not exist, any task, extractor or combination in it is invalid,
+        or the mirror directory does not exist; the message names the offending key.
     """
+    validate_config(config)
     name = name or config.get("experiment")
     presets = config.get("experiments") or {}
     if name not in presets:
@@ -221,7 +351,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         settings=raw,
         tasks=tasks,
         extractors=extractors,
-        mirror=Path(mirror) if mirror else None,
+        mirror=check_mirror(mirror, "config key 'mirror'") if mirror else None,
         datasets=datasets,
         batch_cells=batch_cells,
     )

@@ -17,6 +17,7 @@ from musictransfer.datasets.manifest import read_manifest
 from musictransfer.errors import ConfigError
 from musictransfer.evaluation import (
     align_rows,
+    check_task,
     evaluate_cell,
     evaluate_fold_part,
     merge_fold_parts,
@@ -143,6 +144,18 @@ def merge_cell_files(
     return data
 
 
+def check_task_file(
+    task: dict[str, Any] | TaskSpec, manifest: PathLike, out: PathLike | None = None
+) -> dict[str, Any]:
+    """Check a task against its dataset's manifest; write the summary to ``out``."""
+    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    frame = read_manifest(manifest, required=("id",))
+    summary = check_task(spec, frame, manifest)
+    if out is not None:
+        write_json(out, summary)
+    return summary
+
+
 def load_cell(
     spec: TaskSpec,
     extractor: str,
@@ -151,8 +164,13 @@ def load_cell(
     convnet: PathLike | None,
     mfcc: PathLike | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """A cell's feature matrix, targets and split column, rows aligned by clip id."""
+    """A cell's feature matrix, targets and split column, rows aligned by clip id.
+
+    The manifest is checked against the task first (:func:`check_task`: columns, missing
+    values with the file's line numbers, classes, folds), before any feature is read.
+    """
     frame = read_manifest(manifest, required=("id",))
+    check_task(spec, frame, manifest)
     conv = ids = mf = None
     if convnet is not None:
         conv, ids = load_features(convnet)

@@ -102,12 +102,29 @@ def _read_cell(path: Path) -> dict[str, Any]:
         raise MusicTransferError(
             f"score cell {path} is not valid JSON: {exc}", "delete it and rerun its evaluation"
         ) from exc
+    if not isinstance(data, dict):
+        raise MusicTransferError(
+            f"score cell {path} is not a JSON object", "delete it and rerun its evaluation"
+        )
     missing = [k for k in ("task", "extractor", "combo", "metric", "score") if k not in data]
     if missing:
         raise MusicTransferError(
             f"score cell {path} lacks {', '.join(missing)}", "rerun its evaluation"
         )
+    # A NaN score (written by an older evaluate, or by hand) must not become a silent
+    # blank in the table, a 'best' combination or a gap in a figure.
+    for value in [data["score"], *(data.get("fold_scores") or [])]:
+        if not _is_finite_number(value):
+            raise MusicTransferError(
+                f"score cell {path} has a score of {value!r}, not a finite number",
+                "delete it and rerun its evaluation, which says what is wrong with the data",
+            )
     return data
+
+
+def _is_finite_number(value: Any) -> bool:
+    """A real, finite number (JSON's NaN and Infinity, strings and booleans are not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def n_layers(combo: str) -> int:

@@ -65,14 +65,27 @@ def real_datasets():
 
 def raw_manifest(wildcards):
     """The manifest of a dataset's raw audio, by where the dataset comes from."""
-    if wildcards.dataset in demo_datasets():
-        return f"{R}/raw/{wildcards.dataset}/manifest.csv"
-    if wildcards.dataset in real_datasets():
-        return f"{R}/manifests/{wildcards.dataset}.csv"
+    return raw_manifest_of(wildcards.dataset)
+
+
+def raw_manifest_of(dataset):
+    """A dataset's raw-audio manifest: the first file holding its labels, folds, splits."""
+    if dataset in demo_datasets():
+        return f"{R}/raw/{dataset}/manifest.csv"
+    if dataset in real_datasets():
+        return f"{R}/manifests/{dataset}.csv"
     raise ValueError(
-        f"dataset {wildcards.dataset!r} of experiment {EXP.name!r} has no source: "
+        f"dataset {dataset!r} of experiment {EXP.name!r} has no source: "
         "add it to the experiment's 'demo.n_clips' or 'datasets'"
     )
+
+
+def task_manifest(wildcards):
+    """The manifest check_task reads: the first one with the task's labels."""
+    dataset = EXP.tasks[wildcards.task].dataset
+    if released_features():
+        return labels_manifest(dataset)
+    return raw_manifest_of(dataset)
 
 
 def download_args(wildcards):
@@ -291,7 +304,13 @@ def final_targets():
         f"{R}/figures/summary.png",
         f"{R}/report.md",
         *authors_outputs().values(),
+        *task_checks(),
     ]
+
+
+def task_checks():
+    """check_task's summaries: each selected task checked against its dataset's labels."""
+    return [f"{R}/checks/{task}.json" for task in selected_tasks()]
 
 
 # --- The authors' released files (workflow/rules/paper.smk) ---------------------------

@@ -1,3 +1,32 @@
+rule check_task:
+    """A task's labels, folds and splits, checked as soon as its dataset's manifest exists.
+
+    A missing label, a test value no row has or fewer clips of a class than folds stops
+    the run here, in seconds, rather than at the evaluation after hours of preparation,
+    training and extraction (hence the priority: ahead of prepare_audio's 5). Evaluation
+    repeats the checks on the rows it evaluates.
+    """
+    input:
+        manifest=task_manifest,
+    output:
+        f"{R}/checks/{{task}}.json",
+    log:
+        f"{R}/logs/check_task/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/check_task/{{task}}.tsv"
+    priority: 10
+    conda:
+        "../../envs/evaluation.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        task=lambda w: task_json(w.task),
+    shell:
+        "python -m musictransfer check-task --task '{params.task}' --manifest {input.manifest} "
+        "-o {output} > {log} 2>&1"
+
+
 if batch_cells_combos():
 
     ruleorder: evaluate_batch > evaluate

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 import pooch
 
+from musictransfer.config import check_mirror
 from musictransfer.datasets.registry import DatasetSpec, Remote, get_spec
 from musictransfer.errors import DownloadError
 from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
@@ -167,9 +168,19 @@ def fetch_remotes(spec: DatasetSpec, out_dir: Path, mirror: Path | None) -> Path
             verify_checksum(found, remote.checksum, f"mirror copy of {remote.filename}")
             local.append((remote, found))
         else:
-            path = fetch_file(
-                remote.url, remote.mirrors, remote.filename, remote.checksum, out_dir / ARCHIVES
-            )
+            try:
+                path = fetch_file(
+                    remote.url, remote.mirrors, remote.filename, remote.checksum, out_dir / ARCHIVES
+                )
+            except DownloadError as exc:
+                if mirror is None:
+                    raise
+                raise DownloadError(
+                    exc.message,
+                    f"{remote.filename} is not in the mirror either: put it there as "
+                    f"{mirror / spec.name / remote.filename} (or {mirror / remote.filename}), "
+                    "then run the command again",
+                ) from exc
             local.append((remote, path))
     if (unpacked / _DONE).is_file():
         return unpacked
@@ -215,9 +226,9 @@ def download_dataset(
         The receipt file (JSON with the dataset's name and ``root``).
     """
     spec = get_spec(name)
+    mirror_path = check_mirror(mirror, "mirror") if mirror else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mirror_path = Path(mirror) if mirror else None
     if spec.user_data:
         root = _with_user_data(spec, out_dir, data_dir, mirror_path)
     elif data_dir is None and not spec.remotes:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from musictransfer.config import check_mirror
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
 from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
@@ -255,7 +256,7 @@ def fetch_released(
             f"{path} is neither in the mirror ({mirror}) nor in the cache ({fetcher.abspath})",
             f"download it from {url_of(path)}, or pass its path",
         )
-    return _download(fetcher, path, target)
+    return _download(fetcher, path, target, mirror)
 
 
 def fetch_released_file(
@@ -302,7 +303,8 @@ def fetch_released_file(
         return out
     staging = out.parent / f".{out.name}.download"
     try:
-        os.replace(_download(released_files(staging, base_url, retries), path, out), out)
+        fetcher = released_files(staging, base_url, retries)
+        os.replace(_download(fetcher, path, out, mirror), out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -318,6 +320,7 @@ def _in_mirror(path: str, mirror: PathLike | None) -> Path | None:
     """
     if not mirror:
         return None
+    mirror = check_mirror(mirror, "mirror")
     expected = _known_hash(path)
     for candidate in (Path(mirror) / path, Path(mirror) / Path(path).name):
         if candidate.is_file():
@@ -332,8 +335,14 @@ def _in_mirror(path: str, mirror: PathLike | None) -> Path | None:
     return None
 
 
-def _download(fetcher: pooch.Pooch, path: str, destination: Path) -> Path:
-    """Fetch ``path`` with ``fetcher`` (temporary file, verified, moved; retried)."""
+def _download(
+    fetcher: pooch.Pooch, path: str, destination: Path, mirror: PathLike | None = None
+) -> Path:
+    """Fetch ``path`` with ``fetcher`` (temporary file, verified, moved; retried).
+
+    The hint of a failed download says where the file would go in ``mirror`` when one
+    is set (it exists but lacks the file), and to set one otherwise.
+    """
     url = fetcher.get_url(path)
     try:
         return Path(fetcher.fetch(path, progressbar=False))
@@ -346,7 +355,10 @@ def _download(fetcher: pooch.Pooch, path: str, destination: Path) -> Path:
     except OSError as exc:  # requests' RequestException is an OSError
         raise DownloadError(
             f"could not download {path} from {url}: {exc}",
-            f"check the network, or set the config key 'mirror' (or {MIRROR_ENV}) to a "
+            f"check the network, put a copy in the mirror as {Path(mirror) / path}, or "
+            f"download the file by hand to {destination}"
+            if mirror
+            else f"check the network, or set the config key 'mirror' (or {MIRROR_ENV}) to a "
             f"directory holding {path} (layout data_csv/, data_feats/, weights/, "
             f"result_transfer/), or download the file by hand to {destination}",
         ) from exc
