@@ -245,8 +245,9 @@ def fetch_released(
         cached and cannot be (or may not be) downloaded.
     """
     _known_hash(path)
+    key = "mirror" if mirror else MIRROR_ENV
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
-    local = _in_mirror(path, mirror)
+    local = _in_mirror(path, mirror, key)
     if local is not None:
         return local
     fetcher = released_files(cache, base_url, retries)
@@ -310,7 +311,7 @@ def fetch_released_file(
     return out
 
 
-def _in_mirror(path: str, mirror: PathLike | None) -> Path | None:
+def _in_mirror(path: str, mirror: PathLike | None, key: str = "mirror") -> Path | None:
     """The mirror's copy of ``path`` (``<mirror>/<path>`` or flat), checked; None if absent.
 
     Raises
@@ -320,7 +321,7 @@ def _in_mirror(path: str, mirror: PathLike | None) -> Path | None:
     """
     if not mirror:
         return None
-    mirror = check_mirror(mirror, "mirror")
+    mirror = check_mirror(mirror, key)
     expected = _known_hash(path)
     for candidate in (Path(mirror) / path, Path(mirror) / Path(path).name):
         if candidate.is_file():
@@ -355,7 +356,7 @@ def _download(
     except OSError as exc:  # requests' RequestException is an OSError
         raise DownloadError(
             f"could not download {path} from {url}: {exc}",
-            f"check the network, put a copy in the mirror as {Path(mirror) / path}, or "
+            f"put a copy in the mirror as {Path(mirror) / path}, check the network, or "
             f"download the file by hand to {destination}"
             if mirror
             else f"check the network, or set the config key 'mirror' (or {MIRROR_ENV}) to a "
