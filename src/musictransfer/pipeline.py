@@ -74,16 +74,27 @@ def evaluate_cell_files(
     out: PathLike,
     threads: int = 1,
     fold_part: tuple[int, int] | None = None,
+    method: str = "fast",
 ) -> dict[str, Any]:
     """Evaluate one cell from feature files and a manifest; write its JSON result.
 
     With ``fold_part = (part, n_parts)`` only that part of the cell's folds is searched
-    and the JSON holds its fold scores, for :func:`merge_cell_files`.
+    and the JSON holds its fold scores, for :func:`merge_cell_files`. ``method`` is
+    :func:`~musictransfer.evaluation.evaluate_cell`'s: 'fast' (default) or 'reference'
+    (plain scikit-learn ``GridSearchCV``, whose cell records ``solver: libsvm``).
     """
+    if fold_part is not None and method != "fast":
+        raise ConfigError(
+            f"fold parts split the fast method's search only, not method {method!r}",
+            "evaluate the whole cell with method 'reference', or its folds with 'fast'",
+        )
     spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
     X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     if fold_part is None:
-        data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+        result = evaluate_cell(
+            X, y, spec, extractor, combo, groups=groups, n_jobs=threads, method=method
+        )
+        data = result.to_dict()
         _log_cell(data)
     else:
         part, n_parts = fold_part
@@ -101,6 +112,7 @@ def evaluate_cells_files(
     mfcc: PathLike | None,
     outs: Sequence[PathLike],
     threads: int = 1,
+    method: str = "fast",
 ) -> list[dict[str, Any]]:
     """Evaluate several cells of one (task, extractor) in one process, one file each.
 
@@ -112,7 +124,9 @@ def evaluate_cells_files(
     """
     spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
     return [
-        evaluate_cell_files(spec, extractor, combo, manifest, convnet, mfcc, out, threads)
+        evaluate_cell_files(
+            spec, extractor, combo, manifest, convnet, mfcc, out, threads, method=method
+        )
         for combo, out in zip(combos, outs, strict=True)
     ]
 

@@ -8,6 +8,10 @@ from pathlib import Path
 from musictransfer.cli.common import add_command, fold_part_arg, json_arg, positive_int
 from musictransfer.errors import ConfigError
 
+METHODS = ("fast", "reference")
+"""``--method``: :data:`musictransfer.evaluation.METHODS`, spelled out here so that the
+parser does not import scikit-learn (``--help`` starts fast)."""
+
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Run the SVM grid search of one (task, extractor, combination) cell, or of several."""
@@ -22,14 +26,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if len(args.combo) == 1:
         evaluate_cell_files(
             args.task, args.extractor, args.combo[0], **files, out=args.out[0],
-            threads=args.threads, fold_part=args.fold_part,
+            threads=args.threads, fold_part=args.fold_part, method=args.method,
         )  # fmt: skip
     elif args.fold_part is not None:
         raise ConfigError("--fold-part splits one cell: give a single --combo with it")
     else:
         evaluate_cells_files(
-            args.task, args.extractor, args.combo, **files, outs=args.out, threads=args.threads
-        )
+            args.task, args.extractor, args.combo, **files, outs=args.out,
+            threads=args.threads, method=args.method,
+        )  # fmt: skip
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +57,14 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         type=fold_part_arg,
         metavar="K/N",
         help="only part K (0-based) of N of the folds; merge the parts with merge-folds",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="fast",
+        help="fast (default): shared precomputed kernels on scikit-learn's libsvm binding; "
+        "reference: plain scikit-learn GridSearchCV, the escape hatch from that private "
+        "binding (slower, same scores; the cell's 'solver' says libsvm)",
     )
 
 
