@@ -96,12 +96,13 @@ Item = tuple[str, str | None]  # (module, function name); None: the module's top
 
 
 def handler_items() -> dict[str, set[Item]]:
-    """{sub-command: (module, function) pairs its cli.py handler imports}."""
+    """{sub-command: (module, function) of its handler in musictransfer.cli (its imports)}."""
     parser = build_parser()
     sub = next(a for a in parser._actions if a.choices and "info" in a.choices)
     return {
-        command: {("musictransfer.cli", subparser.get_default("handler").__name__)}
+        command: {(handler.__module__, handler.__name__)}
         for command, subparser in sub.choices.items()
+        if (handler := subparser.get_default("handler"))
     }
 
 

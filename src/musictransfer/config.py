@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,14 @@ class CVSpec:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One target task: a dataset, what to predict, and how to cross-validate."""
+    """One target task: a dataset, what to predict, and how to cross-validate.
+
+    What an evaluation job needs, and nothing more: the rules pass it to the job as
+    :meth:`to_json`, which Snakemake tracks as a parameter (a new field would change
+    every cell's parameter, and so rerun every cell of existing results). What only the
+    report needs (the published score's combination and label, the authors' name of the
+    task) is in :attr:`Experiment.references` and :attr:`Experiment.authors_tasks`.
+    """
 
     name: str
     dataset: str
@@ -81,10 +89,57 @@ class TaskSpec:
         """'accuracy' for classification, 'r2' for regression (as in the paper)."""
         return "accuracy" if self.type == "classification" else "r2"
 
+    def to_json(self) -> str:
+        """The task as the rules pass it to a job (``--task``); :func:`task_spec` reads it."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The experiment's ``demo`` block: the synthetic corpus that generate_demo makes."""
+
+    seed: int
+    n_clips: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """One entry of the experiment's ``datasets``: a real dataset and where it is."""
+
+    data_dir: str | None = None
+    paper_order: bool = True
+
+
+@dataclass(frozen=True)
+class Choi2017Settings:
+    """The experiment's ``choi2017`` block: extraction with the authors' network."""
+
+    bn_mode: str = "batch"
+    batch_size: int = 256
+    chunk_size: int = 16
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A task's published score, as the figures and the report compare with it.
+
+    The values are the config's as written (``combo`` None where the config gives none,
+    which the report reads as 'best'): the rules pass them to jobs as parameters.
+    """
+
+    score: float
+    combo: str | None = None
+    label: str = "reference"
+    scores: Mapping[str, float] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class Experiment:
-    """A resolved experiment preset."""
+    """A resolved experiment preset.
+
+    ``settings`` is the preset's raw mapping; the typed attributes are what the workflow
+    reads from it, with the schema's defaults filled in.
+    """
 
     name: str
     results: Path
@@ -92,8 +147,23 @@ class Experiment:
     tasks: dict[str, TaskSpec]
     extractors: dict[str, tuple[str, ...]]
     mirror: Path | None = None
-    datasets: tuple[str, ...] = field(default=())
     batch_cells: bool = False
+    demo: DemoSettings | None = None
+    """Where the raw audio of the demo datasets comes from (None: no demo datasets)."""
+    datasets: dict[str, DatasetOptions] = field(default_factory=dict)
+    """Real datasets, downloaded or read in place, by registry name."""
+    released_features: bool = False
+    """Read the authors' released features and labels instead of audio."""
+    training: dict[str, Any] = field(default_factory=dict)
+    """The tagger's training settings as given (``musictransfer train --settings``)."""
+    random_convnet_seed: int = 0
+    choi2017: Choi2017Settings = field(default_factory=Choi2017Settings)
+    references: dict[str, Reference] = field(default_factory=dict)
+    """Tasks with a published score to compare with, by task."""
+    authors_tasks: dict[str, str] = field(default_factory=dict)
+    """Tasks with a counterpart in the authors' result files: our name -> theirs."""
+    description: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -261,7 +331,15 @@ def expand_combos(combos: list[str] | tuple[str, ...], where: str = "combos") ->
     return tuple(out)
 
 
-def _cv_spec(raw: dict[str, Any], where: str) -> CVSpec:
+def _cv_spec(raw: Mapping[str, Any], where: str) -> CVSpec:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} is not a mapping", "give at least its scheme")
+    unknown = sorted(set(raw) - {"scheme", "n_splits", "column", "test"})
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key(s) {', '.join(map(repr, unknown))}",
+            "its keys are: scheme, n_splits, column, test",
+        )
     scheme = raw.get("scheme")
     if scheme not in CV_SCHEMES:
         raise ConfigError(f"{where}.scheme is {scheme!r}", f"use one of {', '.join(CV_SCHEMES)}")
@@ -269,21 +347,57 @@ def _cv_spec(raw: dict[str, Any], where: str) -> CVSpec:
         raise ConfigError(f"{where}.column is required for the {scheme} scheme")
     if scheme == "predefined_split" and not raw.get("test"):
         raise ConfigError(f"{where}.test must list the values of the test rows")
+    try:
+        n_splits = int(raw.get("n_splits", N_FOLDS))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{where}.n_splits is {raw['n_splits']!r}", "give a whole number of folds"
+        ) from None
     return CVSpec(
         scheme=scheme,
-        n_splits=int(raw.get("n_splits", N_FOLDS)),
+        n_splits=n_splits,
         column=raw.get("column"),
         test=tuple(str(v) for v in raw.get("test", ())),
     )
 
 
-def _task_spec(name: str, raw: dict[str, Any], where: str) -> TaskSpec:
+def task_spec(raw: Mapping[str, Any], name: str | None = None, where: str = "task") -> TaskSpec:
+    """Build a :class:`TaskSpec` from its mapping: the one builder of a task.
+
+    It reads both a task of the configuration and the JSON the rules pass a job
+    (:meth:`TaskSpec.to_json`), so that a job's task is built, and checked, exactly as
+    the configuration's.
+
+    Parameters
+    ----------
+    raw
+        The task's keys: ``dataset``, ``type``, ``target``, ``cv`` and ``reference``
+        (other keys of a configured task are the report's, read by
+        :func:`resolve_experiment`).
+    name
+        The task's name: its key in the configuration; by default ``raw['name']`` (JSON).
+    where
+        The task's key path in messages (``experiments.demo.tasks.dance``).
+
+    Raises
+    ------
+    ConfigError
+        For a missing key, an unknown type, scheme or cv key, or a scheme the type
+        cannot use; the message names the key.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} is not a mapping of the task's keys")
+    if name is None:
+        if not raw.get("name"):
+            raise ConfigError(f"{where} has no 'name'")
+        name = str(raw["name"])
     for key in ("dataset", "type", "target", "cv"):
         if key not in raw:
             raise ConfigError(f"{where} has no {key!r}")
     if raw["type"] not in TASK_TYPES:
         raise ConfigError(f"{where}.type is {raw['type']!r}", "use classification or regression")
-    if raw["type"] == "regression" and (raw["cv"] or {}).get("scheme") == "stratified_kfold":
+    cv = _cv_spec(raw["cv"], f"{where}.cv")
+    if raw["type"] == "regression" and cv.scheme == "stratified_kfold":
         raise ConfigError(
             f"{where}.cv.scheme is stratified_kfold, which needs classes, but {where}.type "
             "is regression",
@@ -294,7 +408,7 @@ def _task_spec(name: str, raw: dict[str, Any], where: str) -> TaskSpec:
         dataset=str(raw["dataset"]),
         type=raw["type"],
         target=str(raw["target"]),
-        cv=_cv_spec(raw["cv"], f"{where}.cv"),
+        cv=cv,
         reference=raw.get("reference"),
     )
 
@@ -324,7 +438,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
     if not raw.get("extractors"):
         raise ConfigError(f"{where}.extractors is empty")
     tasks = {
-        task: _task_spec(task, spec, f"{where}.tasks.{task}") for task, spec in raw["tasks"].items()
+        task: task_spec(spec, task, f"{where}.tasks.{task}") for task, spec in raw["tasks"].items()
     }
     extractors: dict[str, tuple[str, ...]] = {}
     for extractor, combos in raw["extractors"].items():
@@ -342,7 +456,6 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
                     f"add {source!r} to {where}.sources or remove the extractor",
                 )
         extractors[extractor] = expand_combos(combos, f"{where}.extractors.{extractor}")
-    datasets = tuple(dict.fromkeys([*raw.get("sources", []), *(t.dataset for t in tasks.values())]))
     mirror = config.get("mirror")
     batch_cells = _batch_cells(config, raw, where)
     return Experiment(
@@ -352,9 +465,54 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         tasks=tasks,
         extractors=extractors,
         mirror=check_mirror(mirror, "config key 'mirror'") if mirror else None,
-        datasets=datasets,
         batch_cells=batch_cells,
+        **_preset_settings(raw),
     )
+
+
+def _preset_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed settings of an :class:`Experiment`, from its (schema-checked) preset.
+
+    Values are kept as written (no conversion): the rules pass them to jobs as
+    parameters, so a value written differently would rerun the jobs.
+    """
+    demo = raw.get("demo")
+    choi2017 = raw.get("choi2017", {})
+    defaults = Choi2017Settings()
+    tasks = raw["tasks"]
+    return {
+        "demo": DemoSettings(demo["seed"], dict(demo["n_clips"])) if demo else None,
+        "datasets": {
+            dataset: DatasetOptions(
+                data_dir=(opts or {}).get("data_dir"),
+                paper_order=(opts or {}).get("paper_order", True),
+            )
+            for dataset, opts in (raw.get("datasets") or {}).items()
+        },
+        "released_features": bool(raw.get("released_features", False)),
+        "training": raw.get("training", {}),
+        "random_convnet_seed": raw.get("random_convnet", {}).get("seed", 0),
+        "choi2017": Choi2017Settings(
+            bn_mode=choi2017.get("bn_mode", defaults.bn_mode),
+            batch_size=choi2017.get("batch_size", defaults.batch_size),
+            chunk_size=choi2017.get("chunk_size", defaults.chunk_size),
+        ),
+        "references": {
+            task: Reference(
+                score=spec["reference"],
+                combo=spec.get("reference_combo"),
+                label=spec.get("reference_label", "reference"),
+                scores=spec.get("published_scores", {}),
+            )
+            for task, spec in tasks.items()
+            if spec.get("reference") is not None
+        },
+        "authors_tasks": {
+            task: spec["authors_task"] for task, spec in tasks.items() if spec.get("authors_task")
+        },
+        "description": raw.get("description", ""),
+        "notes": tuple(raw.get("notes", [])),
+    }
 
 
 def _batch_cells(config: dict[str, Any], raw: dict[str, Any], where: str) -> bool:

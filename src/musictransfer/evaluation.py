@@ -102,6 +102,9 @@ class CellResult:
     ``score``, ``best_params`` and ``fold_scores`` are the paper's reading; ``grid``
     holds every setting's fold scores and the test-fold sizes, from which
     :func:`read_grid` gives any other reading; ``provenance`` says which code made it.
+    ``solver`` records the :data:`METHODS` entry that searched the grid: ``libsvm`` for
+    'reference' (plain ``GridSearchCV``), ``libsvm-precomputed`` (``+ipm`` where the
+    interior-point solver took over linear fits) for 'fast'.
     """
 
     task: str

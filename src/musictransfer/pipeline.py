@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from musictransfer.config import CVSpec, TaskSpec
+from musictransfer.config import TaskSpec, task_spec
 from musictransfer.datasets.manifest import read_manifest
 from musictransfer.errors import ConfigError
 from musictransfer.evaluation import (
@@ -47,23 +47,6 @@ def compare_authors_files(
     write_comparison(table, table_out, figure_out)
 
 
-def task_from_dict(raw: dict[str, Any]) -> TaskSpec:
-    """Rebuild a :class:`TaskSpec` from its JSON form (as the rules pass it)."""
-    try:
-        cv = dict(raw["cv"])
-        cv["test"] = tuple(cv.get("test", ()))
-        return TaskSpec(
-            name=raw["name"],
-            dataset=raw["dataset"],
-            type=raw["type"],
-            target=raw["target"],
-            cv=CVSpec(**cv),
-            reference=raw.get("reference"),
-        )
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"invalid task specification: {exc}") from exc
-
-
 def evaluate_cell_files(
     task: dict[str, Any] | TaskSpec,
     extractor: str,
@@ -74,16 +57,27 @@ def evaluate_cell_files(
     out: PathLike,
     threads: int = 1,
     fold_part: tuple[int, int] | None = None,
+    method: str = "fast",
 ) -> dict[str, Any]:
     """Evaluate one cell from feature files and a manifest; write its JSON result.
 
     With ``fold_part = (part, n_parts)`` only that part of the cell's folds is searched
-    and the JSON holds its fold scores, for :func:`merge_cell_files`.
+    and the JSON holds its fold scores, for :func:`merge_cell_files`. ``method`` is
+    :func:`~musictransfer.evaluation.evaluate_cell`'s: 'fast' (default) or 'reference'
+    (plain scikit-learn ``GridSearchCV``, whose cell records ``solver: libsvm``).
     """
-    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    if fold_part is not None and method != "fast":
+        raise ConfigError(
+            f"fold parts split the fast method's search only, not method {method!r}",
+            "evaluate the whole cell with method 'reference', or its folds with 'fast'",
+        )
+    spec = task if isinstance(task, TaskSpec) else task_spec(task)
     X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     if fold_part is None:
-        data = evaluate_cell(X, y, spec, extractor, combo, groups=groups, n_jobs=threads).to_dict()
+        result = evaluate_cell(
+            X, y, spec, extractor, combo, groups=groups, n_jobs=threads, method=method
+        )
+        data = result.to_dict()
         _log_cell(data)
     else:
         part, n_parts = fold_part
@@ -101,6 +95,7 @@ def evaluate_cells_files(
     mfcc: PathLike | None,
     outs: Sequence[PathLike],
     threads: int = 1,
+    method: str = "fast",
 ) -> list[dict[str, Any]]:
     """Evaluate several cells of one (task, extractor) in one process, one file each.
 
@@ -110,9 +105,11 @@ def evaluate_cells_files(
     and written by :func:`evaluate_cell_files`, one after the other; ``combos`` and
     ``outs`` pair up one to one (the CLI reports a mismatch to the user).
     """
-    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    spec = task if isinstance(task, TaskSpec) else task_spec(task)
     return [
-        evaluate_cell_files(spec, extractor, combo, manifest, convnet, mfcc, out, threads)
+        evaluate_cell_files(
+            spec, extractor, combo, manifest, convnet, mfcc, out, threads, method=method
+        )
         for combo, out in zip(combos, outs, strict=True)
     ]
 
@@ -134,7 +131,7 @@ def merge_cell_files(
     out: PathLike,
 ) -> dict[str, Any]:
     """Merge a cell's fold parts into its JSON result, as if evaluated in one job."""
-    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    spec = task if isinstance(task, TaskSpec) else task_spec(task)
     loaded = []
     for path in parts:
         with open(path) as f:
@@ -148,7 +145,7 @@ def check_task_file(
     task: dict[str, Any] | TaskSpec, manifest: PathLike, out: PathLike | None = None
 ) -> dict[str, Any]:
     """Check a task against its dataset's manifest; write the summary to ``out``."""
-    spec = task if isinstance(task, TaskSpec) else task_from_dict(task)
+    spec = task if isinstance(task, TaskSpec) else task_spec(task)
     frame = read_manifest(manifest, required=("id",))
     summary = check_task(spec, frame, manifest)
     if out is not None:

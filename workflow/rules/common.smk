@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from musictransfer.config import DatasetOptions
 from musictransfer.sizing import (
     accelerator_for,
     count_rows,
@@ -48,19 +49,11 @@ wildcard_constraints:
 
 def demo_datasets():
     """Datasets that generate_demo synthesises in this experiment."""
-    return list(EXP.settings.get("demo", {}).get("n_clips", {}))
+    return list(EXP.demo.n_clips) if EXP.demo else []
 
 
 # Real datasets are downloaded once for all experiments, below `data` (default data/).
 DATA = str(config.get("data") or "data")
-
-
-def real_datasets():
-    """Real datasets of this experiment: name -> settings (data_dir, paper_order)."""
-    return {
-        name: (opts or {})
-        for name, opts in (EXP.settings.get("datasets") or {}).items()
-    }
 
 
 def raw_manifest(wildcards):
@@ -72,7 +65,7 @@ def raw_manifest_of(dataset):
     """A dataset's raw-audio manifest: the first file holding its labels, folds, splits."""
     if dataset in demo_datasets():
         return f"{R}/raw/{dataset}/manifest.csv"
-    if dataset in real_datasets():
+    if dataset in EXP.datasets:
         return f"{R}/manifests/{dataset}.csv"
     raise ValueError(
         f"dataset {dataset!r} of experiment {EXP.name!r} has no source: "
@@ -88,31 +81,33 @@ def task_manifest(wildcards):
     return raw_manifest_of(dataset)
 
 
+def mirror_option():
+    """The --mirror option of every job that reads local copies, or nothing without one.
+
+    The path as written in the config (not normalised): it is part of the jobs' params.
+    """
+    mirror = config.get("mirror")
+    return f"--mirror {shlex.quote(str(mirror))}" if mirror else ""
+
+
 def download_args(wildcards):
     """--data-dir / --mirror options of the download step (a copy on disk wins)."""
-    opts = real_datasets().get(wildcards.dataset, {})
-    args = []
-    if opts.get("data_dir"):
-        args.append(f"--data-dir {shlex.quote(str(opts['data_dir']))}")
-    if config.get("mirror"):
-        args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
-    return " ".join(args)
+    opts = EXP.datasets.get(wildcards.dataset, DatasetOptions())
+    data_dir = f"--data-dir {shlex.quote(str(opts.data_dir))}" if opts.data_dir else ""
+    return " ".join(arg for arg in (data_dir, mirror_option()) if arg)
 
 
 def manifest_args(wildcards):
     """--paper-order (default on) and --mirror options of the manifest step."""
-    opts = real_datasets().get(wildcards.dataset, {})
-    args = []
-    if opts.get("paper_order", True):
-        args.append("--paper-order")
-        if config.get("mirror"):
-            args.append(f"--mirror {shlex.quote(str(config['mirror']))}")
-    return " ".join(args)
+    opts = EXP.datasets.get(wildcards.dataset, DatasetOptions())
+    if not opts.paper_order:
+        return ""
+    return " ".join(arg for arg in ("--paper-order", mirror_option()) if arg)
 
 
 def released_features():
     """Whether this experiment reads the authors' released features instead of audio."""
-    return bool(EXP.settings.get("released_features", False))
+    return EXP.released_features
 
 
 def labels_manifest(dataset):
@@ -132,7 +127,7 @@ def mfcc_features(dataset):
 
 def task_json(task):
     """A task's specification as JSON, passed to the job (and tracked as a param)."""
-    return json.dumps({"name": task, **asdict(EXP.tasks[task])}, sort_keys=True)
+    return EXP.tasks[task].to_json()
 
 
 def evaluation_inputs(task, extractor, combos):
@@ -240,25 +235,18 @@ def score_cells():
 
 def references():
     """Per task, the published score to compare with (and its combination and label)."""
-    out = {}
-    for task in selected_tasks():
-        raw = EXP.settings["tasks"][task]
-        if raw.get("reference") is None:
-            continue
-        out[task] = {
-            "score": raw["reference"],
-            "combo": raw.get("reference_combo"),
-            "label": raw.get("reference_label", "reference"),
-            "scores": raw.get("published_scores", {}),
-        }
-    return out
+    return {
+        task: asdict(EXP.references[task])
+        for task in selected_tasks()
+        if task in EXP.references
+    }
 
 
 def report_extra():
     """Facts for the report beyond the score table: description, notes, skipped cells."""
     extra = {
-        "description": EXP.settings.get("description", ""),
-        "notes": EXP.settings.get("notes", []),
+        "description": EXP.description,
+        "notes": list(EXP.notes),
         "skipped": skipped_cells(),
     }
     if config.get("machine"):
@@ -268,12 +256,7 @@ def report_extra():
 
 def authors_tasks():
     """Selected tasks that name their counterpart in the authors' result files."""
-    tasks = EXP.settings["tasks"]
-    return {
-        t: tasks[t]["authors_task"]
-        for t in selected_tasks()
-        if tasks[t].get("authors_task")
-    }
+    return {t: EXP.authors_tasks[t] for t in selected_tasks() if t in EXP.authors_tasks}
 
 
 def authors_result_inputs(wildcards):
@@ -325,11 +308,6 @@ from musictransfer.datasets.paper import (
 def released_file(path):
     """Where download_paper_features puts a released file (mirror-layout path)."""
     return f"{R}/downloads/paper/{path}"
-
-
-def mirror_option():
-    """The fetch command's --mirror option, or nothing without a mirror."""
-    return f"--mirror {shlex.quote(str(EXP.mirror))}" if EXP.mirror else ""
 
 
 def released_convnet_inputs(wildcards):

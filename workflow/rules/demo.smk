@@ -3,8 +3,8 @@ rule generate_demo:
     output:
         manifest=f"{R}/raw/{{dataset}}/manifest.csv",
     params:
-        n_clips=lambda w: EXP.settings["demo"]["n_clips"][w.dataset],
-        seed=lambda w: EXP.settings["demo"]["seed"],
+        n_clips=lambda w: EXP.demo.n_clips[w.dataset],
+        seed=lambda w: EXP.demo.seed,
     log:
         f"{R}/logs/generate_demo/{{dataset}}.log",
     benchmark:

@@ -46,9 +46,9 @@ rule extract_convnet_choi2017:
         runtime=240,
     params:
         code=CODE_VERSION,
-        bn_mode=lambda w: EXP.settings.get("choi2017", {}).get("bn_mode", "batch"),
-        batch_size=lambda w: EXP.settings.get("choi2017", {}).get("batch_size", 256),
-        chunk_size=lambda w: EXP.settings.get("choi2017", {}).get("chunk_size", 16),
+        bn_mode=lambda w: EXP.choi2017.bn_mode,
+        batch_size=lambda w: EXP.choi2017.batch_size,
+        chunk_size=lambda w: EXP.choi2017.chunk_size,
     shell:
         "python -m musictransfer extract-choi2017 {input.model} $(dirname {input.manifest}) -o {output} "
         "--bn-mode {params.bn_mode} --batch-size {params.batch_size} "

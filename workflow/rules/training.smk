@@ -9,7 +9,7 @@ rule train_tagger:
         metrics=f"{R}/models/tagger-{{source}}.metrics.json",
     params:
         code=CODE_VERSION,
-        settings=lambda w: json.dumps(EXP.settings.get("training", {}), sort_keys=True),
+        settings=lambda w: json.dumps(EXP.training, sort_keys=True),
         checkpoints=lambda w: f"{R}/checkpoints/tagger-{w.source}",
         # 'gpu' when the job asks for one (the SLURM profile): no CUDA is then an error,
         # not a CPU run fifty times slower.
@@ -43,7 +43,7 @@ rule random_convnet:
         model=f"{R}/models/random.pt",
     params:
         code=CODE_VERSION,
-        seed=lambda w: EXP.settings.get("random_convnet", {}).get("seed", 0),
+        seed=lambda w: EXP.random_convnet_seed,
     log:
         f"{R}/logs/random_convnet.log",
     benchmark:

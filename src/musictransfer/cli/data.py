@@ -1,0 +1,149 @@
+"""Commands that make or fetch a dataset: demo synthesis, downloads, manifests, stores.
+
+Also the authors' released files: one file fetched and verified, and a dataset's
+released features converted to the project's formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from musictransfer.cli.common import add_command, positive_int
+
+
+def cmd_generate_demo(args: argparse.Namespace) -> None:
+    """Synthesise one dataset of the demo corpus."""
+    from musictransfer.datasets.demo import generate_dataset
+
+    generate_dataset(args.dataset, args.out_dir, n_clips=args.n_clips, seed=args.seed)
+
+
+def add_generate_demo_parser(sub: argparse._SubParsersAction) -> None:
+    """``generate-demo DATASET --out-dir D --n-clips N``."""
+    p = add_command(
+        sub, "generate-demo", cmd_generate_demo, "synthesise one dataset of the demo corpus"
+    )
+    p.add_argument("dataset", help="demo dataset name (demo_tags, dance, genre, ...)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--n-clips", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """Decode, downmix and resample a manifest's audio into a prepared store."""
+    from musictransfer.datasets.store import prepare_audio
+
+    prepare_audio(args.manifest, args.out_dir, threads=args.threads)
+
+
+def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
+    """``prepare MANIFEST --out-dir D``."""
+    p = add_command(
+        sub, "prepare", cmd_prepare, "decode, downmix, resample to 12 kHz and store a dataset"
+    )
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--threads", type=positive_int, default=1)
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    """Fetch, verify and unpack a dataset (or check a copy on disk) and write its receipt."""
+    from musictransfer.datasets.download import download_dataset
+
+    receipt = download_dataset(
+        args.dataset, args.out_dir, data_dir=args.data_dir, mirror=args.mirror
+    )
+    print(f"{args.dataset}: ready, receipt {receipt}")
+
+
+def add_download_parser(sub: argparse._SubParsersAction) -> None:
+    """``download DATASET --out-dir D [--data-dir D] [--mirror D]``."""
+    p = add_command(sub, "download", cmd_download, "fetch, verify and unpack a real dataset")
+    p.add_argument("dataset", help="dataset name (see musictransfer.datasets.registry)")
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.add_argument("--data-dir", type=Path, help="an unpacked copy to use in place")
+    p.add_argument("--mirror", type=Path, help="directory of already-downloaded archives")
+
+
+def cmd_manifest(args: argparse.Namespace) -> None:
+    """Build a dataset's manifest from its root (or download receipt)."""
+    from musictransfer.datasets.build import build_manifest, write_manifest
+    from musictransfer.datasets.reference import reference_path
+    from musictransfer.datasets.registry import get_spec
+
+    reference = args.reference
+    if reference is None and args.paper_order:
+        csv_name = get_spec(args.dataset).reference_csv
+        if csv_name is not None:
+            reference = reference_path(csv_name, args.mirror, args.out.parent / "paper")
+    frame = build_manifest(args.dataset, args.root, reference=reference)
+    write_manifest(frame, args.out)
+    print(f"{args.dataset}: {len(frame)} clips -> {args.out}")
+
+
+def add_manifest_parser(sub: argparse._SubParsersAction) -> None:
+    """``manifest DATASET ROOT -o CSV [--reference CSV | --paper-order]``."""
+    p = add_command(sub, "manifest", cmd_manifest, "build a dataset's manifest CSV from its files")
+    p.add_argument("dataset")
+    p.add_argument("root", type=Path, help="dataset root or download receipt (dataset.json)")
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--reference", type=Path, help="the authors' CSV: use its order and check")
+    p.add_argument(
+        "--paper-order", action="store_true", help="fetch the authors' CSV (or read the mirror)"
+    )
+    p.add_argument("--mirror", type=Path, help="directory holding data_csv/ (the authors' tables)")
+
+
+def cmd_fetch_paper_file(args: argparse.Namespace) -> None:
+    """Download (or copy from a mirror) one of the authors' released files, verified."""
+    from musictransfer.datasets.paper import BASE_URL, fetch_released_file
+
+    fetch_released_file(args.path, args.out, mirror=args.mirror, base_url=args.base_url or BASE_URL)
+
+
+def add_fetch_paper_file_parser(sub: argparse._SubParsersAction) -> None:
+    """``fetch-paper-file PATH -o FILE [--mirror D]``."""
+    p = add_command(
+        sub, "fetch-paper-file", cmd_fetch_paper_file, "get one of the authors' released files"
+    )
+    p.add_argument(
+        "path",
+        help="path in the mirror layout (data_csv/, data_feats/, weights/, result_transfer/), "
+        "e.g. data_csv/gtzan_genre.csv",
+    )
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--mirror", type=Path, help="directory of verified local copies")
+    p.add_argument("--base-url", help="where the authors' repository is served (default: pinned)")
+
+
+def cmd_import_paper_features(args: argparse.Namespace) -> None:
+    """Convert a dataset's released features and metadata into the project's formats."""
+    from musictransfer.datasets.paper import import_released
+
+    import_released(
+        args.dataset,
+        args.csv,
+        layers=args.layers,
+        mfcc=args.mfcc,
+        features_out=args.features_out,
+        mfcc_out=args.mfcc_out,
+        manifest_out=args.manifest_out,
+    )
+
+
+def add_import_paper_features_parser(sub: argparse._SubParsersAction) -> None:
+    """``import-paper-features DATASET --csv CSV [--layers ...] [--mfcc NPY]``."""
+    p = add_command(
+        sub,
+        "import-paper-features",
+        cmd_import_paper_features,
+        "released features + metadata -> feature files and a labels manifest",
+    )
+    p.add_argument("dataset", help="released dataset (ballroom, gtzan_genre, ...)")
+    p.add_argument("--csv", required=True, type=Path, help="the released metadata table")
+    p.add_argument("--layers", nargs=5, type=Path, help="the five _layer_<k>.npy files")
+    p.add_argument("--mfcc", type=Path, help="the released _mfcc.npy file")
+    p.add_argument("--features-out", type=Path, help="convnet feature file to write")
+    p.add_argument("--mfcc-out", type=Path, help="MFCC feature file to write")
+    p.add_argument("--manifest-out", type=Path, help="labels manifest to write")

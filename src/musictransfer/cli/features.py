@@ -1,0 +1,197 @@
+"""Commands that compute features or tags: of a prepared dataset, or of any audio files.
+
+The workflow's extraction steps (``extract-convnet``, ``extract-mfcc``,
+``extract-choi2017``) read a prepared store; the user-facing ones (``extract``, ``tag``,
+``choi2017-stats``) take audio paths or ``.txt`` lists of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from musictransfer.cli.common import (
+    add_choi2017_options,
+    add_command,
+    expand_inputs,
+    positive_int,
+)
+from musictransfer.errors import MusicTransferError
+
+
+def cmd_extract_convnet(args: argparse.Namespace) -> None:
+    """Compute the convnet feature of every clip of a prepared dataset."""
+    from musictransfer.features import extract_convnet
+
+    extract_convnet(
+        args.model, args.dataset_dir, args.out, batch_size=args.batch_size, threads=args.threads
+    )
+
+
+def add_extract_convnet_parser(sub: argparse._SubParsersAction) -> None:
+    """``extract-convnet MODEL DATASET_DIR -o NPZ``."""
+    p = add_command(
+        sub, "extract-convnet", cmd_extract_convnet, "convnet features of a prepared dataset"
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--threads", type=positive_int, default=1)
+
+
+def cmd_extract_mfcc(args: argparse.Namespace) -> None:
+    """Compute the MFCC baseline vector of every clip of a prepared dataset."""
+    from musictransfer.features import extract_mfcc
+
+    extract_mfcc(args.dataset_dir, args.out)
+
+
+def add_extract_mfcc_parser(sub: argparse._SubParsersAction) -> None:
+    """``extract-mfcc DATASET_DIR -o NPZ``."""
+    p = add_command(
+        sub, "extract-mfcc", cmd_extract_mfcc, "MFCC baseline vectors of a prepared dataset"
+    )
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    """Features of arbitrary audio files with a saved model (user-facing)."""
+    if args.extractor == "choi2017":
+        from musictransfer.pretrained import DEFAULT_BATCH_SIZE, extract_files_choi2017
+
+        extract_files_choi2017(
+            expand_inputs(args.inputs),
+            args.out,
+            bn_mode=args.bn_mode,
+            weights=args.model,
+            mirror=args.mirror,
+            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+            stats_path=args.stats,
+        )
+        return
+    if args.model is None:
+        raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
+    from musictransfer.features import extract_files
+    from musictransfer.pretrained import authors_weights_kind
+
+    kind = authors_weights_kind(args.model)
+    if kind is not None:
+        raise MusicTransferError(
+            f"{args.model} is {kind}, not a musictransfer model",
+            "add --extractor choi2017 to extract features with the authors' network",
+        )
+    extract_files(
+        args.model,
+        expand_inputs(args.inputs),
+        args.out,
+        batch_size=8 if args.batch_size is None else args.batch_size,
+    )
+
+
+def add_extract_parser(sub: argparse._SubParsersAction) -> None:
+    """``extract INPUTS... -o NPZ (--model PT | --extractor choi2017)``."""
+    p = add_command(
+        sub, "extract", cmd_extract, "convnet features of audio files (paths or .txt lists)"
+    )
+    p.add_argument("inputs", nargs="+")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a saved model (.pt); with --extractor choi2017, optionally the weights file",
+    )
+    p.add_argument(
+        "--extractor",
+        choices=["choi2017"],
+        help="use the authors' pre-trained convnet instead of --model",
+    )
+    add_choi2017_options(p)
+    p.add_argument("--stats", type=Path, help="frozen statistics (JSON) for --bn-mode reference")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output .npz")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help="default 8, or 256 with choi2017"
+    )
+
+
+def cmd_tag(args: argparse.Namespace) -> None:
+    """Print the top tags of audio files with the authors' pre-trained tagger."""
+    from musictransfer.pretrained import DEFAULT_BATCH_SIZE, tag_files
+
+    paths = expand_inputs(args.inputs)
+    tags = tag_files(
+        paths,
+        top=args.top,
+        bn_mode=args.bn_mode,
+        weights=args.weights,
+        mirror=args.mirror,
+        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+    )
+    for path, best in zip(paths, tags, strict=True):
+        print(path)
+        print("  " + ", ".join(f"{tag} {prob:.2f}" for tag, prob in best))
+
+
+def add_tag_parser(sub: argparse._SubParsersAction) -> None:
+    """``tag INPUTS... [--top N]``."""
+    p = add_command(
+        sub, "tag", cmd_tag, "top tags of audio files with the authors' pre-trained tagger"
+    )
+    p.add_argument("inputs", nargs="+", help="audio files or .txt lists of them")
+    p.add_argument("--top", type=positive_int, default=5, help="tags printed per file")
+    p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
+    add_choi2017_options(p)
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help="clips per batch (batch mode)"
+    )
+
+
+def cmd_extract_choi2017(args: argparse.Namespace) -> None:
+    """Features of a prepared dataset with the imported choi2017 model (workflow)."""
+    import torch
+
+    from musictransfer.pretrained import extract_prepared
+
+    torch.set_num_threads(args.threads)
+    extract_prepared(
+        args.model,
+        args.dataset_dir,
+        args.out,
+        bn_mode=args.bn_mode,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+    )
+
+
+def add_extract_choi2017_parser(sub: argparse._SubParsersAction) -> None:
+    """``extract-choi2017 MODEL DATASET_DIR -o NPZ [--bn-mode M]``."""
+    p = add_command(
+        sub, "extract-choi2017", cmd_extract_choi2017, "choi2017 features of a prepared dataset"
+    )
+    p.add_argument("model", type=Path, help="choi2017.pt from import-paper-weights")
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("-o", "--out", required=True, type=Path)
+    p.add_argument("--bn-mode", choices=["batch", "dataset", "reference"], default="batch")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--chunk-size", type=positive_int, default=16, help="clips in memory at once")
+    p.add_argument("--threads", type=positive_int, default=1)
+
+
+def cmd_choi2017_stats(args: argparse.Namespace) -> None:
+    """Frozen normalisation statistics of the choi2017 network over audio files."""
+    from musictransfer.pretrained import reference_statistics
+
+    reference_statistics(
+        expand_inputs(args.inputs), args.out, weights=args.weights, mirror=args.mirror
+    )
+
+
+def add_choi2017_stats_parser(sub: argparse._SubParsersAction) -> None:
+    """``choi2017-stats INPUTS... -o JSON``."""
+    p = add_command(
+        sub, "choi2017-stats", cmd_choi2017_stats, "frozen choi2017 statistics of audio files"
+    )
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output .json")
+    p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
+    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")

@@ -1,0 +1,161 @@
+"""One builder of a task (config and job JSON alike) and the experiment's typed settings."""
+
+import json
+from dataclasses import asdict, fields
+
+import pytest
+import yaml
+
+from musictransfer.cli import main
+from musictransfer.config import (
+    SCHEMA_FILE,
+    Choi2017Settings,
+    DatasetOptions,
+    Reference,
+    TaskSpec,
+    load_config,
+    load_configs,
+    merge_config,
+    resolve_experiment,
+    task_spec,
+)
+from musictransfer.errors import ConfigError
+
+
+@pytest.fixture
+def config(repo):
+    return load_config(repo / "config.yaml")
+
+
+def every_task(config, repo):
+    """(experiment, TaskSpec) of every preset in config.yaml, and of the CI overlay."""
+    test_config = load_configs([repo / "config.yaml", repo / ".test" / "config.yaml"])
+    for cfg in (config, test_config):
+        for name in cfg["experiments"]:
+            exp = resolve_experiment(cfg, name)
+            for spec in exp.tasks.values():
+                yield name, spec
+
+
+def test_task_json_is_the_format_the_rules_always_passed(config, repo):
+    """to_json is a rule parameter: the string must not change (it would rerun every cell)."""
+    specs = list(every_task(config, repo))
+    assert len(specs) > 20
+    for _, spec in specs:
+        # The rules' former `json.dumps({"name": task, **asdict(spec)}, sort_keys=True)`.
+        assert spec.to_json() == json.dumps({"name": spec.name, **asdict(spec)}, sort_keys=True)
+    vocal = resolve_experiment(config).tasks["vocal"]
+    assert vocal.to_json() == (
+        '{"cv": {"column": "split", "n_splits": 10, "scheme": "predefined_split", "test": '
+        '["test"]}, "dataset": "vocal", "name": "vocal", "reference": null, "target": '
+        '"label", "type": "classification"}'
+    )
+
+
+def test_a_job_rebuilds_the_configs_task(config, repo):
+    """The job's task (from the JSON) equals the config's: one builder for both."""
+    for _, spec in every_task(config, repo):
+        assert task_spec(json.loads(spec.to_json())) == spec
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.pop("dataset"), "task has no 'dataset'"),
+        (lambda t: t.pop("name"), "task has no 'name'"),
+        (lambda t: t.update(type="ranking"), "task.type is 'ranking'"),
+        (lambda t: t.update(type="regression"), "task.cv.scheme is stratified_kfold, which"),
+        (lambda t: t["cv"].update(folds=3), "task.cv has unknown key(s) 'folds'"),
+        (lambda t: t["cv"].update(scheme="loo"), "task.cv.scheme is 'loo'"),
+        (lambda t: t["cv"].update(n_splits="ten"), "task.cv.n_splits is 'ten'"),
+        (lambda t: t.update(cv=[]), "task.cv is not a mapping"),
+    ],
+)
+def test_a_bad_task_json_names_the_key(tmp_path, capsys, change, message):
+    """The checks of a configured task apply to the JSON a job is given, key named."""
+    task = {"name": "t", "dataset": "d", "type": "classification", "target": "label",
+            "cv": {"scheme": "stratified_kfold", "n_splits": 3}}  # fmt: skip
+    change(task)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        task_spec(task)
+    (tmp_path / "m.csv").write_text("id,label\na,x\n")
+    args = ["check-task", "--task", json.dumps(task), "--manifest", str(tmp_path / "m.csv")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"musictransfer check-task: error: {message}")
+    assert "Traceback" not in err
+
+
+def test_config_messages_still_name_the_config_key(config):
+    config["experiments"]["demo"]["tasks"]["genre"]["type"] = "regression"
+    with pytest.raises(ConfigError, match=r"experiments\.demo\.tasks\.genre\.cv\.scheme is"):
+        resolve_experiment(config)
+
+
+def test_typed_settings_of_the_presets(config):
+    demo = resolve_experiment(config)
+    assert demo.demo.seed == 2017
+    assert demo.demo.n_clips["demo_tags"] == 240 and len(demo.demo.n_clips) == 7
+    assert demo.datasets == {} and not demo.released_features
+    assert demo.training == config["experiments"]["demo"]["training"]
+    assert demo.random_convnet_seed == 0
+    assert demo.choi2017 == Choi2017Settings("batch", 256, 16)
+    assert demo.references == {} and demo.authors_tasks == {}
+    assert demo.description.startswith("A small synthetic corpus") and demo.notes == ()
+
+    audio = resolve_experiment(config, "paper_audio")
+    assert audio.demo is None
+    assert audio.datasets["gtzan_genre"] == DatasetOptions(data_dir=None, paper_order=True)
+    assert len(audio.datasets) == 6 and audio.training == {}
+    assert audio.authors_tasks["emotion_arousal"] == "emoMusic_a"
+
+    features = resolve_experiment(config, "paper_features")
+    assert features.released_features
+    assert features.references["ballroom"] == Reference(
+        score=0.867, combo="123", label="paper", scores={"123": 0.867, "1": 0.738}
+    )
+    assert features.references["emomusic_arousal"].scores == {}
+    assert len(features.notes) == 2
+
+
+def test_typed_settings_take_what_the_config_says(config):
+    merge_config(config, {"experiments": {"paper_audio": {
+        "datasets": {"gtzan_genre": {"data_dir": "/x", "paper_order": False}, "urbansound": None},
+        "choi2017": {"bn_mode": "dataset", "chunk_size": 4},
+        "random_convnet": {"seed": 3},
+        "tasks": {"ballroom": {"reference": 0.5}},
+    }}})  # fmt: skip
+    exp = resolve_experiment(config, "paper_audio")
+    assert exp.datasets["gtzan_genre"] == DatasetOptions("/x", False)
+    assert exp.datasets["urbansound"] == DatasetOptions()
+    assert exp.choi2017 == Choi2017Settings("dataset", 256, 4)
+    assert exp.random_convnet_seed == 3
+    # No combination or label given: None (the report's 'best') and 'reference'.
+    assert exp.references == {"ballroom": Reference(0.5, None, "reference", {})}
+
+
+def schema_defaults(*path):
+    """The schema's defaults of the properties at ``path`` (through $defs references)."""
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    node = schema
+    for key in path:
+        node = node["properties"][key] if key in node.get("properties", {}) else node[key]
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return {k: v["default"] for k, v in node["properties"].items() if "default" in v}
+
+
+def test_typed_defaults_are_the_schemas():
+    """The code's defaults and the documented ones (docs/configuration.md) are the same."""
+    choi2017 = schema_defaults("$defs", "experiment", "choi2017")
+    assert choi2017 == {f.name: f.default for f in fields(Choi2017Settings)}
+    options = schema_defaults("$defs", "experiment", "datasets", "additionalProperties")
+    assert options == {f.name: f.default for f in fields(DatasetOptions)}
+    experiment = schema_defaults("$defs", "experiment")
+    assert experiment["description"] == "" and experiment["notes"] == []
+    assert experiment["released_features"] is False
+    assert schema_defaults("$defs", "experiment", "random_convnet") == {"seed": 0}
+    task = schema_defaults("$defs", "task")
+    assert task["reference_label"] == Reference(0.0).label
+    assert task["published_scores"] == dict(Reference(0.0).scores)
+    assert task["reference"] is None and TaskSpec.__dataclass_fields__["reference"].default is None
