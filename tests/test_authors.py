@@ -22,16 +22,9 @@ from sklearn.svm import SVC
 from musictransfer import authors
 from musictransfer.config import CVSpec, TaskSpec
 from musictransfer.errors import MusicTransferError
-from musictransfer.evaluation import (
-    AUTHORS_SCRIPT_READING,
-    PAPER_READING,
-    GridReading,
-    param_grid,
-    read_grid,
-    run_fast_grid,
-    summarise_grid,
-)
+from musictransfer.evaluation import param_grid, run_fast_grid, summarise_grid
 from musictransfer.folds import LegacyStratifiedKFold, legacy_stratified_folds
+from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING, GridReading, read_grid
 from musictransfer.reporting import aggregate_scores
 from musictransfer.svm_grid import fast_grid_search, grid_settings
 

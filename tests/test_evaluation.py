@@ -37,7 +37,8 @@ from musictransfer.evaluation import (
 )
 from musictransfer.features import select_combo
 from musictransfer.ipm import solve_box_qp
-from musictransfer.svm_grid import Setting, fast_grid_search, grid_settings
+from musictransfer.readings import Setting
+from musictransfer.svm_grid import fast_grid_search, grid_settings
 
 IPM_R2_TOL = 5e-3
 """Largest per-fold r2 difference we accept where the interior-point solver replaces

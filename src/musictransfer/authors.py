@@ -25,8 +25,8 @@ import pandas as pd
 
 from musictransfer.constants import PAPER_COMBOS
 from musictransfer.errors import MusicTransferError
-from musictransfer.evaluation import AUTHORS_SCRIPT_READING, PAPER_READING
 from musictransfer.files import atomic_path
+from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING
 
 PathLike = str | os.PathLike[str]
 
@@ -289,3 +289,17 @@ def load_comparison(path: PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise MusicTransferError(f"comparison table not found: {path}", "run compare-authors")
     return pd.read_csv(path, dtype={"task": str, "combo": str, "group": str})
+
+
+def compare_authors_files(
+    scores: PathLike,
+    results: Iterable[PathLike],
+    authors_tasks: Mapping[str, str],
+    table_out: PathLike,
+    figure_out: PathLike,
+) -> None:
+    """The workflow step: the score table beside the authors' result files, table and figure."""
+    from musictransfer.reporting import load_scores
+
+    table = compare_with_authors(load_scores(scores), results, authors_tasks)
+    write_comparison(table, table_out, figure_out)

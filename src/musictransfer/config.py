@@ -31,6 +31,7 @@ import yaml
 
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS, N_FOLDS, PAPER_COMBOS
 from musictransfer.errors import ConfigError
+from musictransfer.fetching import check_mirror
 
 CV_SCHEMES = (
     "stratified_kfold",
@@ -277,31 +278,6 @@ def _key_path(path: Iterable[Any]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def check_mirror(mirror: str | os.PathLike[str], where: str) -> Path:
-    """The mirror directory, which must exist: a wrong path is an error, not a download.
-
-    Parameters
-    ----------
-    mirror
-        The directory of local copies.
-    where
-        Where it was set (``'--mirror'``, ``"the config key 'mirror'"``...), for the message.
-
-    Raises
-    ------
-    ConfigError
-        If it does not exist or is not a directory, naming the path.
-    """
-    path = Path(mirror)
-    if not path.is_dir():
-        state = "is not a directory" if path.exists() else "does not exist"
-        raise ConfigError(
-            f"the mirror {path} ({where}) {state}",
-            "correct the path, or unset the mirror to download the files instead",
-        )
-    return path
 
 
 def expand_combos(combos: list[str] | tuple[str, ...], where: str = "combos") -> tuple[str, ...]:

@@ -32,21 +32,6 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 
-def compare_authors_files(
-    scores: PathLike,
-    results: Sequence[PathLike],
-    authors_tasks: dict[str, str],
-    table_out: PathLike,
-    figure_out: PathLike,
-) -> None:
-    """Our score table beside the authors' result files: the table and its figure."""
-    from musictransfer.authors import compare_with_authors, write_comparison
-    from musictransfer.reporting import load_scores
-
-    table = compare_with_authors(load_scores(scores), results, authors_tasks)
-    write_comparison(table, table_out, figure_out)
-
-
 def evaluate_cell_files(
     task: dict[str, Any] | TaskSpec,
     extractor: str,

@@ -440,7 +440,7 @@ def load_keras1_weights(path: PathLike) -> ConvNet:
     except KeyError as exc:  # an HDF5 file with the right groups but not all the arrays
         raise MusicTransferError(
             f"{path} lacks the array {exc} of the authors' Keras 1 weight file",
-            f"use {WEIGHTS_THEANO.url}",
+            f"use {url_of(WEIGHTS_THEANO)}",
         ) from exc
     missing, unexpected = model.load_state_dict(state, strict=False)
     stats_buffers = {"frontend.db_max"} | {

@@ -39,8 +39,8 @@ import pandas as pd
 
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.errors import MusicTransferError
-from musictransfer.evaluation import PAPER_READING, READINGS, read_grid
 from musictransfer.files import atomic_path
+from musictransfer.readings import PAPER_READING, READINGS, read_grid
 
 PathLike = str | os.PathLike[str]
 

@@ -55,6 +55,7 @@ from sklearn.svm import _libsvm as _libsvm_binding  # what SVC/SVR call: _Precom
 from threadpoolctl import threadpool_limits
 
 from musictransfer.ipm import IPMLinear
+from musictransfer.readings import Setting
 
 LINEAR_ITER_PER_SAMPLE: int = 200
 """libsvm's iteration budget for a linear fit, per training clip (at least 20,000).
@@ -90,22 +91,6 @@ LIBSVM_KERNEL_ARGS: Mapping[str, Any] = MappingProxyType(
     {"kernel": "precomputed", "degree": 3, "coef0": 0.0, "cache_size": 200.0, "gamma": 0.0}
 )
 """The kernel arguments SVC/SVR pass to libsvm (gamma is unused by a precomputed kernel)."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One point of the grid: scaling on/off, kernel, C and gamma (None for linear)."""
-
-    scale: bool
-    kernel: str
-    C: float
-    gamma: float | str | None = None
-
-    def gamma_value(self, n_features: int) -> float:
-        """Gamma as a number ('auto' is 1 / n_features, as in scikit-learn)."""
-        if self.gamma == "auto":
-            return 1.0 / n_features
-        return float(self.gamma)  # type: ignore[arg-type]
 
 
 def grid_settings(grid: Sequence[dict[str, list[Any]]]) -> list[Setting]:

@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             if getattr(args, "mirror", None) is not None:
-                from musictransfer.config import check_mirror
+                from musictransfer.fetching import check_mirror
 
                 check_mirror(args.mirror, "--mirror")  # before any download is attempted
             check_outputs(args)

@@ -69,7 +69,7 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_compare_authors(args: argparse.Namespace) -> None:
     """Our scores beside the authors' per-cell result files: a table and a figure."""
-    from musictransfer.pipeline import compare_authors_files
+    from musictransfer.authors import compare_authors_files
 
     compare_authors_files(args.scores, args.results, args.tasks, args.out, args.figure)
 

@@ -29,10 +29,9 @@ from urllib.parse import urlparse
 
 import pooch
 
-from musictransfer.config import check_mirror
 from musictransfer.datasets.registry import DatasetSpec, Remote, get_spec
 from musictransfer.errors import DownloadError
-from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
+from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
 from musictransfer.files import write_json
 
 RECEIPT = "dataset.json"

@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from musictransfer.config import check_mirror
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
+from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
 
 if TYPE_CHECKING:  # the workflow imports this module where NumPy or pooch may be absent
     import numpy as np

@@ -38,9 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from musictransfer.config import check_mirror
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, file_hash
+from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
 
 if TYPE_CHECKING:
     import pandas as pd
