@@ -77,7 +77,7 @@ def classification_task(n_splits: int) -> str:
 
 def test_evaluate_by_fold_parts_then_merge(tmp_path):
     """`evaluate --fold-part K/N` x N, then `merge-folds`: the one-job result exactly."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 160)).astype(np.float32)
@@ -104,7 +104,7 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
 
 def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, capsys):
     """`evaluate --combo A B C -o a b c` (batch_cells) writes what three jobs would."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(1)
     conv = rng.normal(size=(36, 160)).astype(np.float32)

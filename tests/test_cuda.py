@@ -18,7 +18,8 @@ import torch
 from musictransfer import features as feats
 from musictransfer.constants import N_SAMPLES
 from musictransfer.model import ConvNet, ieee_float32, init_he_normal
-from musictransfer.training import load_model, save_random_convnet, train_tagger
+from musictransfer.modelfile import load_model, save_random_convnet
+from musictransfer.training import train_tagger
 
 # Relative agreement of float32 features computed by different kernels (cuDNN vs oneDNN,
 # cuFFT vs pocketfft): max |gpu - cpu| / max |cpu|. TF32 would be ~1e-3.

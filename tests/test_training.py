@@ -15,17 +15,19 @@ import torch
 from musictransfer.constants import N_SAMPLES
 from musictransfer.datasets.store import prepare_audio
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
-from musictransfer.training import (
+from musictransfer.modelfile import (
     BN_CALIBRATE,
     BN_RUNNING,
+    load_model,
+    read_model_file,
+    save_random_convnet,
+)
+from musictransfer.training import (
     TaggerModule,
     TaggingDataModule,
     TrainingSettings,
-    load_model,
     multi_hot,
     num_workers_for,
-    read_model_file,
-    save_random_convnet,
     tag_vocabulary,
     train_tagger,
 )

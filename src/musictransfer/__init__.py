@@ -6,8 +6,10 @@ command-line interface (:mod:`musictransfer.cli`). Modules by stage:
 - :mod:`musictransfer.audio`: decoding, resampling, tiling to 29 s;
 - :mod:`musictransfer.datasets`: manifests, the prepared-audio store, dataset sources;
 - :mod:`musictransfer.model`: the convnet and its log-mel front end;
+- :mod:`musictransfer.modelfile`: model files (``.pt``), read and written without Lightning;
 - :mod:`musictransfer.training`: the Lightning tagger training;
 - :mod:`musictransfer.features`: the convnet feature and the MFCC baseline;
+- :mod:`musictransfer.featurefile`: the feature-file format and layer combinations;
 - :mod:`musictransfer.evaluation`: the SVM grid search protocol;
 - :mod:`musictransfer.reporting`: score tables, figures and the report.
 """

@@ -138,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_random_convnet(args: argparse.Namespace) -> None:
     """Save the untrained, He-normal random convnet."""
-    from musictransfer.training import save_random_convnet
+    from musictransfer.modelfile import save_random_convnet
 
     save_random_convnet(args.out, seed=args.seed)
 

@@ -22,7 +22,7 @@ from musictransfer.evaluation import (
     merge_fold_parts,
     task_targets,
 )
-from musictransfer.features import load_features, select_combo
+from musictransfer.featurefile import load_features, select_combo
 from musictransfer.files import write_json
 
 if TYPE_CHECKING:

@@ -725,7 +725,7 @@ def extract_files_choi2017(
     Writes ``features`` (n x 160), ``ids`` (the paths as given), ``extractor``
     ('choi2017'), ``bn_mode``, ``batch_size`` and ``tag_probabilities`` (n x 50).
     """
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     paths = [Path(p) for p in paths]
     model = _model_from(weights, mirror)
@@ -755,7 +755,7 @@ def extract_prepared(
 ) -> None:
     """Features of a prepared dataset (the workflow's ``extract_convnet`` for choi2017)."""
     from musictransfer.datasets.store import PreparedDataset
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     data = PreparedDataset(dataset_dir)
     model = load_pretrained("choi2017", weights=model_path, bn_mode="batch")

@@ -478,7 +478,7 @@ def import_released(
     pandas.DataFrame
         The labels manifest.
     """
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
     from musictransfer.files import atomic_path
 
     spec = released_dataset(dataset)
