@@ -83,7 +83,7 @@ def test_bad_weights_files(tmp_path, capsys):
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else", "state_dict": {}}, other)
     wrong_state = tmp_path / "wrong.pt"
-    from musictransfer.pretrained import MODEL_FORMAT
+    from musictransfer.choi2017.weights import MODEL_FORMAT
 
     torch.save({"format": MODEL_FORMAT, "state_dict": {"x": torch.zeros(1)}}, wrong_state)
     partial = tmp_path / "partial.hdf5"
@@ -242,7 +242,7 @@ def test_authors_weights_as_model_need_the_extractor(tmp_path, capsys):
     assert "delete" not in err
     assert weights.is_file()
     # The imported choi2017.pt gets the same advice; another HDF5 file too.
-    from musictransfer.pretrained import MODEL_FORMAT
+    from musictransfer.choi2017.weights import MODEL_FORMAT
 
     imported = tmp_path / "choi2017.pt"
     torch.save({"format": MODEL_FORMAT, "state_dict": {}}, imported)
@@ -257,7 +257,7 @@ def test_authors_weights_as_model_need_the_extractor(tmp_path, capsys):
 
 def test_a_musictransfer_model_is_not_mistaken_for_the_authors(tmp_path):
     """A model made by random-convnet is not taken for the authors' weights."""
-    from musictransfer.pretrained import authors_weights_kind
+    from musictransfer.choi2017.weights import authors_weights_kind
 
     assert main(["random-convnet", "--out", str(tmp_path / "random.pt")]) == 0
     assert authors_weights_kind(tmp_path / "random.pt") is None
@@ -267,7 +267,7 @@ def test_a_musictransfer_model_is_not_mistaken_for_the_authors(tmp_path):
 
 def test_library_errors_stay_musictransfer_errors(tmp_path):
     """The checks live in the library, so scripts get the same messages."""
-    from musictransfer.pretrained import load_pretrained
+    from musictransfer.choi2017 import load_pretrained
 
     with pytest.raises(MusicTransferError, match="as a choi2017 model file"):
         load_pretrained(weights=junk_pt(tmp_path))

@@ -162,7 +162,7 @@ def cmd_extract_mfcc(args: argparse.Namespace) -> None:
 def cmd_extract(args: argparse.Namespace) -> None:
     """Features of arbitrary audio files with a saved model (user-facing)."""
     if args.extractor == "choi2017":
-        from musictransfer.pretrained import DEFAULT_BATCH_SIZE, extract_files_choi2017
+        from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, extract_files_choi2017
 
         extract_files_choi2017(
             _expand_inputs(args.inputs),
@@ -176,8 +176,8 @@ def cmd_extract(args: argparse.Namespace) -> None:
         return
     if args.model is None:
         raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
+    from musictransfer.choi2017.weights import authors_weights_kind
     from musictransfer.features import extract_files
-    from musictransfer.pretrained import authors_weights_kind
 
     kind = authors_weights_kind(args.model)
     if kind is not None:
@@ -195,7 +195,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 def cmd_tag(args: argparse.Namespace) -> None:
     """Print the top tags of audio files with the authors' pre-trained tagger."""
-    from musictransfer.pretrained import DEFAULT_BATCH_SIZE, tag_files
+    from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, tag_files
 
     paths = _expand_inputs(args.inputs)
     tags = tag_files(
@@ -213,7 +213,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
 
 def cmd_import_paper_weights(args: argparse.Namespace) -> None:
     """Import the authors' Keras 1 weights into a PyTorch model file."""
-    from musictransfer.pretrained import import_paper_weights
+    from musictransfer.choi2017.weights import import_paper_weights
 
     import_paper_weights(args.out, weights=args.weights, mirror=args.mirror)
 
@@ -222,7 +222,7 @@ def cmd_extract_choi2017(args: argparse.Namespace) -> None:
     """Features of a prepared dataset with the imported choi2017 model (workflow)."""
     import torch
 
-    from musictransfer.pretrained import extract_prepared
+    from musictransfer.choi2017.api import extract_prepared
 
     torch.set_num_threads(args.threads)
     extract_prepared(
@@ -237,7 +237,7 @@ def cmd_extract_choi2017(args: argparse.Namespace) -> None:
 
 def cmd_choi2017_stats(args: argparse.Namespace) -> None:
     """Frozen normalisation statistics of the choi2017 network over audio files."""
-    from musictransfer.pretrained import reference_statistics
+    from musictransfer.choi2017.api import reference_statistics
 
     reference_statistics(
         _expand_inputs(args.inputs), args.out, weights=args.weights, mirror=args.mirror

@@ -92,7 +92,7 @@ REMOTE_PATHS: dict[str, str] = {
 one place where the mirror layout and the repository's part."""
 
 WEIGHTS_THEANO = "weights/weights_theano.hdf5"
-"""The tagger's Keras 1 / Theano weights (:mod:`musictransfer.pretrained` imports them)."""
+"""The tagger's Keras 1 / Theano weights (:mod:`musictransfer.choi2017` imports them)."""
 
 
 @dataclass(frozen=True)
