@@ -160,6 +160,22 @@ def test_extract_command_needs_no_lightning(
     np.testing.assert_allclose(feats, here, rtol=1e-5, atol=1e-6)
 
 
+def test_the_authors_network_is_not_extracted_as_a_convnet(
+    corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """A choi2017 model file needs the choi2017 extractor (its own statistics modes)."""
+    from musictransfer.choi2017.network import build_choi2017
+    from musictransfer.errors import MusicTransferError
+    from musictransfer.modelfile import ARCH_CHOI2017, BN_BATCH, save_model
+
+    path = tmp_path / "choi2017.pt"
+    save_model(path, build_choi2017(), [], BN_BATCH, architecture=ARCH_CHOI2017)
+    with pytest.raises(MusicTransferError, match="holds the authors' network") as info:
+        extract_convnet(path, corpus["store"], tmp_path / "f.npz", progress=False)
+    assert "extract-choi2017" in info.value.hint
+    assert not (tmp_path / "f.npz").exists()
+
+
 def test_extract_files_names_bad_file(corpus: dict[str, Path], tmp_path: Path) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEjunk")

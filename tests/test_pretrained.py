@@ -19,9 +19,17 @@ import torch
 from musictransfer import constants as c
 from musictransfer.choi2017 import Statistics, extract, load_pretrained, tag_files, top_tags
 from musictransfer.choi2017.network import Keras1BatchNorm
-from musictransfer.choi2017.weights import import_paper_weights, is_choi2017_file
-from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released
+from musictransfer.choi2017.weights import authors_weights_kind, import_paper_weights
+from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
 from musictransfer.errors import DownloadError
+from musictransfer.fetching import file_hash
+from musictransfer.modelfile import (
+    ARCH_CHOI2017,
+    BN_BATCH,
+    LEGACY_CHOI2017_FORMAT,
+    MODEL_FORMAT_VERSION,
+    read_model_file,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 import reference_keras1 as ref_np
@@ -289,12 +297,49 @@ def test_batch_of_one_collapses_and_frozen_modes_do_not_depend_on_neighbours(mod
 # --- files, import, CLI ---------------------------------------------------------------------
 
 
-def test_import_paper_weights_round_trip(tmp_path, shared_paper, model):
+def _assert_same_network(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (k, x), (j, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert k == j
+        torch.testing.assert_close(x, y, equal_nan=True, msg=k, rtol=0, atol=0)
+
+
+def test_import_paper_weights_round_trip(tmp_path, shared_paper, weights_file, model):
     out = import_paper_weights(tmp_path / "choi2017.pt", mirror=shared_paper)
-    assert is_choi2017_file(out)
+    # A model file like the project's own networks, read by the one reader.
+    payload = read_model_file(out)
+    assert payload["format_version"] == MODEL_FORMAT_VERSION
+    assert payload["architecture"] == ARCH_CHOI2017 and payload["bn_statistics"] == BN_BATCH
+    assert payload["tags"] == list(c.MSD_TAGS)
+    assert payload["meta"] == {
+        "name": "choi2017",
+        "source_url": url_of(WEIGHTS_THEANO),
+        "source_sha256": file_hash(weights_file),
+    }
+    assert authors_weights_kind(out) == "the authors' network imported by import-paper-weights"
     again = load_pretrained(weights=out, bn_mode="batch", device="cpu")
-    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
-        torch.testing.assert_close(a, b, equal_nan=True, msg=k)
+    _assert_same_network(model, again)
+
+
+def test_legacy_choi2017_file_loads_as_the_same_network(tmp_path, weights_file, model):
+    """A choi2017.pt written before the single model-file format still loads, unchanged."""
+    legacy = tmp_path / "choi2017.pt"
+    torch.save(
+        {
+            "format": LEGACY_CHOI2017_FORMAT,
+            "name": "choi2017",
+            "source_url": url_of(WEIGHTS_THEANO),
+            "source_sha256": file_hash(weights_file),
+            "tags": list(c.MSD_TAGS),
+            "state_dict": model.state_dict(),
+        },
+        legacy,
+    )
+    again = load_pretrained(weights=legacy, bn_mode="batch", device="cpu")
+    _assert_same_network(model, again)
+    payload = read_model_file(legacy)
+    assert payload["architecture"] == ARCH_CHOI2017 and payload["bn_statistics"] == BN_BATCH
+    assert payload["meta"]["source_sha256"] == file_hash(weights_file)
+    assert authors_weights_kind(legacy) == "the authors' network imported by import-paper-weights"
 
 
 def test_mirror_with_wrong_checksum_is_refused(tmp_path):

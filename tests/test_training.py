@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from musictransfer.constants import N_SAMPLES
+from musictransfer.datasets.manifest import split_tags
 from musictransfer.datasets.store import prepare_audio
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
 from musictransfer.modelfile import (
@@ -159,6 +160,17 @@ def test_datamodule_targets(source: Path) -> None:
     assert data.vocabulary == ["low", "noisy"]
     np.testing.assert_array_equal(data.splits["train"].targets, [[1, 0], [0, 1], [1, 1], [0, 1]])
     assert len(data.splits["valid"]) == 2 and len(data.splits["test"]) == 2
+
+
+def test_tags_are_split_one_way() -> None:
+    """The manifest's tag cells, as training reads them: blanks and empty tags dropped."""
+    assert split_tags(["rock;pop", "", " jazz ; ;pop ", "a;"]) == [
+        ["rock", "pop"],
+        [],
+        ["jazz", "pop"],
+        ["a"],
+    ]
+    assert tag_vocabulary(["b; a", " ;c"]) == ["a", "b", "c"]
 
 
 def test_vocabulary_and_multi_hot() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from musictransfer.constants import MFCC_MIN_SAMPLES, N_MFCC, SAMPLE_RATE
-from musictransfer.errors import AudioError
+from musictransfer.errors import AudioError, MusicTransferError
 from musictransfer.featurefile import save_features
 
 if TYPE_CHECKING:
@@ -155,11 +155,19 @@ def _convnet_features(
     from tqdm import tqdm
 
     from musictransfer.model import ieee_float32
-    from musictransfer.modelfile import BN_CALIBRATE, build_model, read_model_file
+    from musictransfer.modelfile import ARCH_CONVNET, BN_CALIBRATE, build_model, read_model_file
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     payload = read_model_file(model_path)
+    if payload["architecture"] != ARCH_CONVNET:
+        # The authors' network needs its own statistics modes (musictransfer.choi2017).
+        raise MusicTransferError(
+            f"{model_path} holds the authors' network (import-paper-weights), "
+            "not a musictransfer model",
+            "extract with the choi2017 extractor: extract --extractor choi2017 for audio "
+            "files, extract-choi2017 for a prepared dataset",
+        )
     device = _device()
     model = build_model(payload).to(device).eval()
     rows = []

@@ -1,9 +1,31 @@
 """Model files (``.pt``): writing, reading and rebuilding the networks, without Lightning.
 
-A model file is one format for every network of the project, trained or not: a
-dictionary with the ConvNet's ``state_dict``, the tag vocabulary, the hyper-parameters
-needed to rebuild the network, how its BatchNorm layers get their statistics at
-inference, and a format version. :func:`load_model` rebuilds the network from it.
+A model file is one format for every network of the project, trained, random or
+imported from the authors: a dictionary (``torch.save``, read with ``weights_only``) of
+
+``format_version``
+    :data:`MODEL_FORMAT_VERSION`.
+``architecture``
+    :data:`ARCH_CONVNET` (our :class:`~musictransfer.model.ConvNet`) or
+    :data:`ARCH_CHOI2017` (the same blocks with the authors' Kapre front end and Keras 1
+    BatchNorm, :mod:`musictransfer.choi2017`).
+``hparams``
+    What rebuilds the network: ``n_tags``, ``n_channels``, ``pool_sizes``, ``dropout``.
+``tags``
+    Names of the head's output units (empty for an untrained head).
+``bn_statistics``
+    How BatchNorm gets its statistics at inference: :data:`BN_RUNNING`,
+    :data:`BN_CALIBRATE` or :data:`BN_BATCH`.
+``state_dict``
+    The weights (and buffers), on the CPU.
+``meta``, ``provenance``
+    Facts kept with the weights (training source and scores, seed, the authors' file and
+    its checksum) and the code that wrote the file.
+
+:func:`save_model` is the one writer and :func:`read_model_file` the one reader;
+:func:`load_model` rebuilds the network. Files that ``import-paper-weights`` wrote
+before the choi2017 network was stored in this format (:data:`LEGACY_CHOI2017_FORMAT`)
+are still read, as the same network (:func:`as_model_payload`).
 
 Reading a model (``musictransfer extract --model``, the workflow's feature extraction)
 needs only PyTorch and :mod:`musictransfer.model`; training one
@@ -36,6 +58,25 @@ BN_CALIBRATE = "calibrate"
 See :func:`save_random_convnet` for why, and
 :func:`musictransfer.features.calibrate_batchnorm` for how."""
 
+BN_BATCH = "batch"
+"""BatchNorm normalises with the statistics of each batch, as Keras 1 ``mode=2`` (the
+authors' network); frozen statistics are chosen when extracting
+(:mod:`musictransfer.choi2017.stats`)."""
+
+ARCH_CONVNET = "musictransfer.model.ConvNet"
+"""Our networks: :class:`musictransfer.model.ConvNet` as the ``hparams`` describe it."""
+
+ARCH_CHOI2017 = "musictransfer.choi2017"
+"""The authors' network (:func:`musictransfer.choi2017.network.build_choi2017`)."""
+
+BN_STATISTICS = {ARCH_CONVNET: (BN_RUNNING, BN_CALIBRATE), ARCH_CHOI2017: (BN_BATCH,)}
+"""The ``bn_statistics`` each architecture can have."""
+
+LEGACY_CHOI2017_FORMAT = "musictransfer.choi2017/1"
+"""The ``format`` key of the dictionary that ``import-paper-weights`` wrote before it used
+this format (keys ``name``, ``source_url``, ``source_sha256``, ``tags``, ``state_dict``);
+such files are still read (:func:`as_model_payload`)."""
+
 
 def save_model(
     out: str | os.PathLike[str],
@@ -44,6 +85,7 @@ def save_model(
     bn_statistics: str,
     dropout: float = 0.0,
     meta: dict[str, Any] | None = None,
+    architecture: str = ARCH_CONVNET,
 ) -> None:
     """Write a model file (atomically): weights, tags, hyper-parameters, format version.
 
@@ -56,17 +98,22 @@ def save_model(
     tags
         Names of the head's output units (empty for an untrained head).
     bn_statistics
-        :data:`BN_RUNNING` or :data:`BN_CALIBRATE`.
+        :data:`BN_RUNNING` or :data:`BN_CALIBRATE` (:data:`BN_BATCH` for the authors'
+        network).
     dropout
         The network's dropout (kept so that the rebuilt network is the same module).
     meta
         Free-form facts to keep with the weights (training source, scores, seed).
+    architecture
+        :data:`ARCH_CONVNET`, or :data:`ARCH_CHOI2017` for the authors' network.
     """
-    if bn_statistics not in (BN_RUNNING, BN_CALIBRATE):
-        raise ValueError(f"unknown bn_statistics {bn_statistics!r}")
+    if architecture not in BN_STATISTICS:
+        raise ValueError(f"unknown architecture {architecture!r}")
+    if bn_statistics not in BN_STATISTICS[architecture]:
+        raise ValueError(f"unknown bn_statistics {bn_statistics!r} for {architecture}")
     payload = {
         "format_version": MODEL_FORMAT_VERSION,
-        "architecture": "musictransfer.model.ConvNet",
+        "architecture": architecture,
         "hparams": {
             "n_tags": int(model.head.out_features),
             "n_channels": int(model.head.in_features),
@@ -109,6 +156,57 @@ def save_random_convnet(out: str | os.PathLike[str], seed: int = 0) -> None:
     save_model(out, model, tags=[], bn_statistics=BN_CALIBRATE, meta={"seed": int(seed)})
 
 
+def as_model_payload(obj: object) -> dict[str, Any] | None:
+    """A loaded model-file object as the dictionary of this format, or None if it is not one.
+
+    A dictionary of the legacy choi2017 format (:data:`LEGACY_CHOI2017_FORMAT`) is
+    converted: the authors' network, its tags, Keras 1 batch statistics, and its
+    ``name``, ``source_url`` and ``source_sha256`` kept as ``meta``. Which keys a usable
+    file must have is for the reader to check (:func:`read_model_file`).
+    """
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("format") == LEGACY_CHOI2017_FORMAT:
+        payload = {
+            "format_version": 1,
+            "architecture": ARCH_CHOI2017,
+            "hparams": {
+                "n_tags": len(MSD_TAGS),
+                "n_channels": N_CHANNELS,
+                "pool_sizes": [list(p) for p in POOL_SIZES],
+                "dropout": 0.0,
+            },
+            "tags": list(obj.get("tags", MSD_TAGS)),
+            "bn_statistics": BN_BATCH,
+            "meta": {k: obj[k] for k in ("name", "source_url", "source_sha256") if k in obj},
+        }
+        if "state_dict" in obj:
+            payload["state_dict"] = obj["state_dict"]
+        return payload
+    if "format_version" not in obj:
+        return None
+    return {"architecture": ARCH_CONVNET, **obj}
+
+
+def load_payload(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """:func:`as_model_payload` of the object stored in ``path``.
+
+    What ``torch.load`` raises for a damaged or foreign file propagates: the callers
+    word it for what they expected the file to be.
+    """
+    return as_model_payload(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def check_format_version(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Refuse a file written by a newer musictransfer, whose keys may mean other things."""
+    if payload["format_version"] > MODEL_FORMAT_VERSION:
+        raise MusicTransferError(
+            f"{path} has model format {payload['format_version']}, this version of "
+            f"musictransfer reads up to {MODEL_FORMAT_VERSION}",
+            "upgrade musictransfer",
+        )
+
+
 def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The model-file dictionary, checked; a clear error for a missing or bad file.
 
@@ -125,36 +223,47 @@ def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             "train it (musictransfer train / random-convnet) or check the path",
         )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = load_payload(path)
     except Exception as exc:  # torch raises many types for a damaged archive
         raise MusicTransferError(
             f"cannot read model file {path}: {type(exc).__name__}: {exc}",
             "the file is damaged or not a musictransfer model: delete it and make it again",
         ) from exc
     required = ("format_version", "hparams", "tags", "bn_statistics", "state_dict")
-    if not isinstance(payload, dict) or any(k not in payload for k in required):
+    if payload is None or any(k not in payload for k in required):
         raise MusicTransferError(
             f"{path} is not a musictransfer model file",
             "make it with musictransfer train or random-convnet",
         )
-    if payload["format_version"] > MODEL_FORMAT_VERSION:
-        raise MusicTransferError(
-            f"{path} has model format {payload['format_version']}, this version of "
-            f"musictransfer reads up to {MODEL_FORMAT_VERSION}",
-            "upgrade musictransfer",
-        )
+    check_format_version(payload, path)
     return payload
 
 
 def build_model(payload: dict[str, Any]) -> ConvNet:
-    """Rebuild the ConvNet described by a model-file dictionary, with its weights."""
-    h = payload["hparams"]
-    model = ConvNet(
-        n_tags=int(h["n_tags"]),
-        n_channels=int(h.get("n_channels", N_CHANNELS)),
-        pool_sizes=tuple(tuple(p) for p in h.get("pool_sizes", POOL_SIZES)),
-        dropout=float(h.get("dropout", 0.0)),
-    )
+    """Rebuild the network described by a model-file dictionary, with its weights.
+
+    Raises
+    ------
+    ValueError
+        For an unknown architecture.
+    KeyError, RuntimeError, TypeError
+        When the weights do not fit the network (``load_state_dict``).
+    """
+    architecture = payload.get("architecture", ARCH_CONVNET)
+    if architecture == ARCH_CHOI2017:
+        from musictransfer.choi2017.network import build_choi2017
+
+        model = build_choi2017()
+    elif architecture == ARCH_CONVNET:
+        h = payload["hparams"]
+        model = ConvNet(
+            n_tags=int(h["n_tags"]),
+            n_channels=int(h.get("n_channels", N_CHANNELS)),
+            pool_sizes=tuple(tuple(p) for p in h.get("pool_sizes", POOL_SIZES)),
+            dropout=float(h.get("dropout", 0.0)),
+        )
+    else:
+        raise ValueError(f"unknown architecture {architecture!r}")
     model.load_state_dict(payload["state_dict"])
     return model
 
@@ -183,9 +292,14 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
 
 
 __all__ = [
+    "ARCH_CHOI2017",
+    "ARCH_CONVNET",
+    "BN_BATCH",
     "BN_CALIBRATE",
     "BN_RUNNING",
+    "LEGACY_CHOI2017_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "as_model_payload",
     "build_model",
     "load_model",
     "read_model_file",

@@ -58,7 +58,7 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from torch import Tensor, nn
 
-from musictransfer.datasets.manifest import TAG_SEPARATOR, require_columns
+from musictransfer.datasets.manifest import require_columns, split_tags
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
 from musictransfer.files import atomic_path, write_json
 from musictransfer.model import ConvNet, init_he_normal
@@ -217,18 +217,21 @@ class EpochShuffle(torch.utils.data.Sampler[int]):
 
 
 def tag_vocabulary(tags: list[str]) -> list[str]:
-    """Sorted unique tags of ';'-separated tag strings (empty strings and blanks ignored)."""
-    return sorted({t.strip() for row in tags for t in str(row).split(TAG_SEPARATOR) if t.strip()})
+    """Sorted unique tags of ``tags`` cells.
+
+    Cells are split by :func:`~musictransfer.datasets.manifest.split_tags`.
+    """
+    return sorted({t for row in split_tags(tags) for t in row})
 
 
 def multi_hot(tags: list[str], vocabulary: list[str]) -> np.ndarray:
     """``(n, len(vocabulary))`` float32 0/1 targets; tags outside the vocabulary are dropped."""
     index = {t: i for i, t in enumerate(vocabulary)}
     out = np.zeros((len(tags), len(vocabulary)), dtype=np.float32)
-    for row, text in enumerate(tags):
-        for tag in str(text).split(TAG_SEPARATOR):
-            if tag.strip() in index:
-                out[row, index[tag.strip()]] = 1.0
+    for row, cell in enumerate(split_tags(tags)):
+        for tag in cell:
+            if tag in index:
+                out[row, index[tag]] = 1.0
     return out
 
 

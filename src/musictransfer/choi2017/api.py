@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from musictransfer.choi2017.network import build_choi2017
 from musictransfer.choi2017.stats import (
     Statistics,
     compute_statistics,
@@ -24,11 +23,12 @@ from musictransfer.choi2017.stats import (
     set_statistics,
     snapshot_statistics,
 )
-from musictransfer.choi2017.weights import MODEL_FORMAT, load_keras1_weights
+from musictransfer.choi2017.weights import load_keras1_weights
 from musictransfer.constants import MSD_TAGS
 from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
 from musictransfer.errors import ConfigError, MusicTransferError
 from musictransfer.model import ConvNet, ieee_float32
+from musictransfer.modelfile import ARCH_CHOI2017, build_model, check_format_version, load_payload
 
 PathLike = str | os.PathLike[str]
 
@@ -54,7 +54,9 @@ def load_pretrained(
     name
         Only ``"choi2017"`` (the paper's Keras 1 / Theano tagger).
     weights
-        ``weights_theano.hdf5`` or a ``choi2017.pt`` from :func:`import_paper_weights`.
+        ``weights_theano.hdf5`` or a ``choi2017.pt`` from
+        :func:`~musictransfer.choi2017.weights.import_paper_weights` (a model file of
+        architecture ``musictransfer.choi2017``, or one of the legacy format).
         Default: the mirror (argument, or ``MUSICTRANSFER_MIRROR``), else the pooch
         cache (``MUSICTRANSFER_DATA_DIR``, or the user's cache directory), else a download
         from the authors' repository at the pinned commit
@@ -89,18 +91,18 @@ def load_pretrained(
     if path.suffix == ".pt":
         hint = "give weights_theano.hdf5 or the choi2017.pt that import-paper-weights makes"
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            payload = load_payload(path)
         except Exception as exc:  # torch raises many types for a damaged or foreign file
             reason = (str(exc).splitlines() or [""])[0]
             raise MusicTransferError(
                 f"cannot read {path} as a choi2017 model file: {type(exc).__name__}: {reason}",
                 hint,
             ) from exc
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        if payload is None or payload["architecture"] != ARCH_CHOI2017:
             raise MusicTransferError(f"{path} is not a choi2017 model file", hint)
-        model = build_choi2017()
+        check_format_version(payload, path)
         try:
-            model.load_state_dict(payload["state_dict"])
+            model = build_model(payload)
         except (KeyError, RuntimeError, TypeError) as exc:
             raise MusicTransferError(
                 f"{path} does not hold the choi2017 network's weights: {type(exc).__name__}",

@@ -23,11 +23,9 @@ from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
 from musictransfer.errors import MusicTransferError
 from musictransfer.fetching import file_hash
 from musictransfer.model import ConvNet
+from musictransfer.modelfile import ARCH_CHOI2017, BN_BATCH, load_payload, save_model
 
 PathLike = str | os.PathLike[str]
-
-MODEL_FORMAT = "musictransfer.choi2017/1"
-"""Tag of an imported model file (``models/choi2017.pt``)."""
 
 
 def read_keras1_weights(path: PathLike) -> dict[str, np.ndarray]:
@@ -108,38 +106,34 @@ def load_keras1_weights(path: PathLike) -> ConvNet:
 def import_paper_weights(
     out: PathLike, weights: PathLike | None = None, mirror: PathLike | None = None
 ) -> Path:
-    """Import the released Keras 1 weights into a PyTorch model file (``choi2017.pt``).
+    """Import the released Keras 1 weights into a model file (``choi2017.pt``).
 
-    The file holds the state dict (batch statistics: the faithful network) and where it
-    came from; :func:`musictransfer.choi2017.load_pretrained` and ``extract --model`` read it.
+    A model file like every other (:mod:`musictransfer.modelfile`): architecture
+    ``musictransfer.choi2017``, batch statistics (the faithful network), the 50 MSD
+    tags, and in ``meta`` the file it came from and that file's SHA-256.
+    :func:`musictransfer.choi2017.load_pretrained` and ``extract --extractor choi2017
+    --model`` read it.
     """
-    from musictransfer.files import atomic_path
-
     source = Path(weights) if weights is not None else fetch_released(WEIGHTS_THEANO, mirror)
     model = load_keras1_weights(source)
-    payload = {
-        "format": MODEL_FORMAT,
+    meta = {
         "name": "choi2017",
         "source_url": url_of(WEIGHTS_THEANO),
         "source_sha256": file_hash(source),
-        "tags": list(MSD_TAGS),
-        "state_dict": model.state_dict(),
     }
-    with atomic_path(out) as tmp:
-        torch.save(payload, tmp)
+    save_model(out, model, list(MSD_TAGS), BN_BATCH, meta=meta, architecture=ARCH_CHOI2017)
     return Path(out)
 
 
-def is_choi2017_file(path: PathLike) -> bool:
-    """Whether ``path`` is a model file written by :func:`import_paper_weights`."""
-    path = Path(path)
+def _is_choi2017_file(path: Path) -> bool:
+    """Whether ``path`` is a model file of the authors' network (:func:`import_paper_weights`)."""
     if path.suffix != ".pt" or not path.is_file():
         return False
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = load_payload(path)
     except Exception:  # torch raises many types for what is not one of its files
         return False
-    return isinstance(payload, dict) and payload.get("format") == MODEL_FORMAT
+    return payload is not None and payload["architecture"] == ARCH_CHOI2017
 
 
 def authors_weights_kind(path: PathLike) -> str | None:
@@ -166,6 +160,6 @@ def authors_weights_kind(path: PathLike) -> str | None:
         except OSError:
             keras1 = False
         return "the authors' Keras 1 weight file" if keras1 else "an HDF5 (Keras) weight file"
-    if is_choi2017_file(path):
+    if _is_choi2017_file(path):
         return "the authors' network imported by import-paper-weights"
     return None
