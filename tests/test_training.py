@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -233,16 +234,18 @@ def test_load_model_errors(tmp_path: Path) -> None:
 
 
 def test_stale_checkpoints_are_not_resumed(
-    trained: dict, source: Path, capsys: pytest.CaptureFixture[str]
+    trained: dict, source: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = trained["dir"]
+    caplog.set_level(logging.INFO, logger="musictransfer")
     metrics = train_tagger(
         source, out / "tagger3.pt", settings={**SETTINGS, "max_epochs": 1, "learning_rate": 0.02},
         checkpoint_dir=out / "ckpt", threads=1,
     )  # fmt: skip
     assert metrics["resumed_from"] is None
     assert metrics["epochs_run"] == 1
-    printed = capsys.readouterr().out
+    logged = [r.getMessage() for r in caplog.records if r.name == "musictransfer.training"]
+    printed = "\n".join(logged)
     assert "from another configuration" in printed
     assert re.search(r"epoch 1/1 +train_loss [0-9.]+ +val_loss [0-9.]+ +val_auc [0-9.]+", printed)
     assert json.loads((out / "ckpt" / "run.json").read_text())["settings"]["learning_rate"] == 0.02

@@ -65,6 +65,9 @@ from musictransfer.model import ConvNet, init_he_normal
 from musictransfer.modelfile import BN_RUNNING, save_model
 from musictransfer.provenance import provenance
 
+log = logging.getLogger(__name__)
+"""Progress lines for the job's log (one per epoch, resuming, the result)."""
+
 SPLITS = ("train", "valid", "test")
 LAST_CHECKPOINT = "last.ckpt"
 
@@ -484,7 +487,7 @@ class TaggerModule(pl.LightningModule):
 
 
 class EpochPrinter(pl.Callback):
-    """One line per epoch on stdout, for log files where a progress bar would be noise."""
+    """One line per epoch in the log, for log files where a progress bar would be noise."""
 
     def __init__(self) -> None:
         self._start = time.perf_counter()
@@ -505,7 +508,7 @@ class EpochPrinter(pl.Callback):
         self._n += n
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        """Print the epoch's mean training loss and its validation loss and AUC."""
+        """Log the epoch's mean training loss and its validation loss and AUC."""
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
         if self._n:
             parts.append(f"train_loss {self._loss_sum / self._n:.4f}")
@@ -514,7 +517,7 @@ class EpochPrinter(pl.Callback):
             if key in metrics:
                 parts.append(f"{key} {float(metrics[key]):.4f}")
         parts.append(f"({time.perf_counter() - self._start:.1f} s)")
-        print("  ".join(parts), flush=True)
+        log.info("  ".join(parts))
 
 
 # --- training --------------------------------------------------------------------------
@@ -538,9 +541,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def _quiet_lightning_tips() -> None:
     """Drop Lightning's advertising 'Tip' lines from the job's log (idempotent)."""
-    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if not any(isinstance(f, _NoTips) for f in log.filters):
-        log.addFilter(_NoTips())
+    tips = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _NoTips) for f in tips.filters):
+        tips.addFilter(_NoTips())
 
 
 class _NoTips(logging.Filter):
@@ -579,11 +582,13 @@ def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> 
     last = checkpoint_dir / LAST_CHECKPOINT
     same = record.is_file() and json.loads(record.read_text()) == fingerprint
     if last.is_file() and same:
-        print(f"resuming from {last}", flush=True)
+        log.info("resuming from %s", last)
         return last
     stale = sorted(checkpoint_dir.glob("*.ckpt"))
     if stale:
-        print(f"checkpoints in {checkpoint_dir} are from another configuration: starting afresh")
+        log.warning(
+            "checkpoints in %s are from another configuration: starting afresh", checkpoint_dir
+        )
         for path in stale:
             path.unlink()
     write_json(record, fingerprint)
@@ -783,11 +788,13 @@ def train_tagger(
     metrics["provenance"] = provenance()
     if metrics_out is not None:
         write_json(metrics_out, metrics)
-    print(
-        f"best val_auc {metrics['best_val_auc']:.4f}, test_auc "
-        f"{'n/a' if test_auc is None else f'{test_auc:.4f}'} after {epochs} epochs "
-        f"({metrics['wall_time_s']:.0f} s on {metrics['device']})",
-        flush=True,
+    log.info(
+        "best val_auc %.4f, test_auc %s after %d epochs (%.0f s on %s)",
+        metrics["best_val_auc"],
+        "n/a" if test_auc is None else f"{test_auc:.4f}",
+        epochs,
+        metrics["wall_time_s"],
+        metrics["device"],
     )
     return metrics
 
