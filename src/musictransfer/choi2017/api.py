@@ -65,7 +65,8 @@ def load_pretrained(
         ``"reference"`` (default): statistics frozen from the shipped reference set, so
         ``model(x)`` does not depend on the batch; ``"batch"``: Keras 1 mode 2 (batch
         statistics, faithful); ``"dataset"`` needs the set: call
-        :func:`compute_statistics` and :func:`set_statistics` yourself.
+        :func:`~musictransfer.choi2017.stats.compute_statistics` and
+        :func:`~musictransfer.choi2017.stats.set_statistics` yourself.
     device
         Where to put the model (default: CUDA if available, else CPU).
     download
@@ -143,7 +144,8 @@ def extract(
     Parameters
     ----------
     model
-        A :func:`build_choi2017` network (weights loaded); its statistics are restored.
+        A :func:`~musictransfer.choi2017.network.build_choi2017` network (weights
+        loaded); its statistics are restored.
     load
         ``load(i)`` returns clip ``i`` as a 1-D float waveform (tiled to 29 s).
     n

@@ -23,8 +23,8 @@ class Keras1BatchNorm(nn.Module):
     Mode 2 normalises every channel with the mean and biased variance of the current
     batch over (batch, frequency, time), in training *and* at inference:
     ``gamma (x - mean) / sqrt(var + eps) + beta``. When :attr:`mean` and :attr:`var`
-    hold numbers (see :func:`set_statistics`) they are used instead, so that a clip's
-    output no longer depends on its batch.
+    hold numbers (see :func:`musictransfer.choi2017.stats.set_statistics`) they are used
+    instead, so that a clip's output no longer depends on its batch.
     """
 
     def __init__(self, n_channels: int, eps: float = BN_EPSILON) -> None:

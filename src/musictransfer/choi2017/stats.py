@@ -159,7 +159,8 @@ def compute_statistics(
     Parameters
     ----------
     model
-        A :func:`build_choi2017` network (its statistics mode is restored afterwards).
+        A :func:`~musictransfer.choi2017.network.build_choi2017` network (its statistics
+        mode is restored afterwards).
     chunks
         Called once per pass; yields ``(clips, samples)`` waveforms on the model's device.
     source

@@ -54,12 +54,13 @@ def read_keras1_weights(path: PathLike) -> dict[str, np.ndarray]:
 
 
 def keras1_state_dict(weights: dict[str, np.ndarray]) -> dict[str, Tensor]:
-    """Map the Keras 1 arrays onto :func:`build_choi2017`'s state dict.
+    """Map the Keras 1 arrays onto the state dict of the network of :func:`load_keras1_weights`.
 
     Conv kernels are flipped on both spatial axes (Theano convolves, PyTorch
     cross-correlates); the dense kernel ``(32, 50)`` is transposed; the DFT kernels are
-    handed to :class:`KapreMelgram`, which flips them in time. The stored running
-    statistics (0 and 1, never used by mode 2) are checked and dropped.
+    handed to :class:`~musictransfer.choi2017.frontend.KapreMelgram`, which flips them in
+    time. The stored running statistics (0 and 1, never used by mode 2) are checked and
+    dropped.
     """
     t = {k: torch.from_numpy(np.ascontiguousarray(v)).float() for k, v in weights.items()}
     frontend = KapreMelgram(t["melgram/param_0"], t["melgram/param_1"], t["melgram/param_2"])
