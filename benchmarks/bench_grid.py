@@ -25,7 +25,7 @@ from musictransfer.config import load_config, resolve_experiment
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.datasets.paper import load_released
 from musictransfer.evaluation import evaluate_cell, task_targets
-from musictransfer.features import select_combo
+from musictransfer.featurefile import select_combo
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """An independent NumPy forward pass of the authors' Keras 1.2.2 / Theano / Kapre network.
 
 Written from the semantics of the original libraries, not from the PyTorch port (it
-shares no code with ``musictransfer.pretrained``), in float64, to check the port:
+shares no code with ``musictransfer.choi2017``), in float64, to check the port:
 
 - Kapre a3bde3e ``Melspectrogram``: ``K.conv2d`` of the signal (as a ``(len, 1)``
   image) with the stored ``(512, 1, 1, 257)`` DFT kernels, stride 256,

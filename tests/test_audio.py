@@ -130,7 +130,7 @@ def test_complete_files_with_chunks_after_the_data_and_streamed_headers_pass(tmp
 
 def test_truncated_wav_fails_the_extract_command_with_exit_2(tmp_path, capsys):
     from musictransfer.cli import main
-    from musictransfer.training import save_random_convnet
+    from musictransfer.modelfile import save_random_convnet
 
     path = tmp_path / "cut.wav"
     sf.write(path, _tone(16000, 2.0), 16000)

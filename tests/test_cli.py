@@ -1,6 +1,7 @@
 """The command line: help, info, and clear errors (exit 2, file named, no traceback)."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -77,7 +78,7 @@ def classification_task(n_splits: int) -> str:
 
 def test_evaluate_by_fold_parts_then_merge(tmp_path):
     """`evaluate --fold-part K/N` x N, then `merge-folds`: the one-job result exactly."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 160)).astype(np.float32)
@@ -102,9 +103,29 @@ def test_evaluate_by_fold_parts_then_merge(tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, capsys):
+def test_library_log_lines_reach_the_jobs_log(tmp_path, repo):
+    """Rules run `musictransfer ... > {log} 2>&1`: the library's log lines must be in it."""
+    from musictransfer.featurefile import save_features
+
+    rng = np.random.default_rng(2)
+    conv = rng.normal(size=(24, 160)).astype(np.float32)
+    ids = [f"c{i}" for i in range(24)]
+    save_features(tmp_path / "f.npz", conv, ids, extractor="tagger-x")
+    labels = np.where(conv[:, 3] > 0, "a", "b")
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(tmp_path / "m.csv", index=False)
+    out = run_cli(
+        "evaluate", "--task", classification_task(n_splits=3), "--extractor", "tagger-x",
+        "--manifest", str(tmp_path / "m.csv"), "--features", str(tmp_path / "f.npz"),
+        "--combo", "2", "-o", str(tmp_path / "r.json"), cwd=repo,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [line for line in out.stderr.splitlines() if line.startswith("t/tagger-x/2: ")]
+    assert len(lines) == 1 and " accuracy " in lines[0], out.stderr[-3000:]
+
+
+def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, capsys, caplog):
     """`evaluate --combo A B C -o a b c` (batch_cells) writes what three jobs would."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(1)
     conv = rng.normal(size=(36, 160)).astype(np.float32)
@@ -120,8 +141,10 @@ def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, cap
     head = ["evaluate", "--task", spec, "--extractor", "tagger-x", *files]
     combos = ["2", "mfcc", "mfcc+12345"]
     batch = [tmp_path / f"batch-{c}.json" for c in combos]
+    caplog.set_level(logging.INFO, logger="musictransfer")
     assert main([*head, "--combo", *combos, "-o", *map(str, batch)]) == 0
-    log = capsys.readouterr().out.splitlines()  # the job's log: one line per cell
+    # The job's log: one line per cell.
+    log = [r.getMessage() for r in caplog.records if r.name == "musictransfer.pipeline"]
     assert [line.split(":")[0] for line in log] == [f"t/tagger-x/{c}" for c in combos]
     assert all(" accuracy " in line for line in log)
     for combo, path in zip(combos, batch, strict=True):

@@ -18,7 +18,8 @@ import torch
 from musictransfer import features as feats
 from musictransfer.constants import N_SAMPLES
 from musictransfer.model import ConvNet, ieee_float32, init_he_normal
-from musictransfer.training import load_model, save_random_convnet, train_tagger
+from musictransfer.modelfile import load_model, save_random_convnet
+from musictransfer.training import train_tagger
 
 # Relative agreement of float32 features computed by different kernels (cuDNN vs oneDNN,
 # cuFFT vs pocketfft): max |gpu - cpu| / max |cpu|. TF32 would be ~1e-3.
@@ -113,16 +114,16 @@ def test_train_tagger_on_cuda_in_mixed_precision(tmp_path: Path) -> None:
 @cuda
 def test_choi2017_on_cuda_matches_cpu(shared_paper: Path, shared_audio: Path) -> None:
     """The authors' network, with its batch statistics (mode 2), on real recordings."""
-    from musictransfer import pretrained as pt
     from musictransfer.audio import load_audio, tile_to_length
+    from musictransfer.choi2017 import extract, load_pretrained
 
     paths = sorted(shared_audio.glob("*.ogg"))[:6]
     clips = [tile_to_length(load_audio(p)) for p in paths]
     weights = shared_paper / "weights" / "weights_theano.hdf5"
     results = {}
     for device in ("cpu", "cuda"):
-        model = pt.load_pretrained(weights=weights, bn_mode="batch", device=device)
-        results[device] = pt.extract(model, lambda i: clips[i], len(clips), "batch",
-                                     batch_size=len(clips))  # fmt: skip
+        model = load_pretrained(weights=weights, bn_mode="batch", device=device)
+        results[device] = extract(model, lambda i: clips[i], len(clips), "batch",
+                                  batch_size=len(clips))  # fmt: skip
     assert _relative(results["cuda"][0], results["cpu"][0]) < RTOL
     np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], atol=1e-4)

@@ -168,7 +168,7 @@ def test_emotion_targets_in_range_and_varied(small):
 
 def test_tags_are_one_to_four_from_the_vocabulary(small):
     frame = pd.read_csv(small["demo_tags"])
-    for tags in split_tags(frame):
+    for tags in split_tags(frame["tags"]):
         assert 1 <= len(tags) <= 4
         assert set(tags) <= set(plans.TAG_VOCABULARY)
         assert len(set(tags)) == len(tags)
@@ -184,7 +184,7 @@ def test_tag_splits_cover_every_tag_at_config_size():
     assert fractions["train"] == pytest.approx(0.70, abs=0.03)
     assert fractions["valid"] == pytest.approx(0.15, abs=0.03)
     for split, part in frame.groupby("split"):
-        present = {t for tags in split_tags(part) for t in tags}
+        present = {t for tags in split_tags(part["tags"]) for t in tags}
         assert present == set(plans.TAG_VOCABULARY), split
 
 

@@ -35,7 +35,7 @@ from musictransfer.evaluation import (
     reference_grid_search,
     run_fast_grid,
 )
-from musictransfer.features import select_combo
+from musictransfer.featurefile import select_combo
 from musictransfer.ipm import solve_box_qp
 from musictransfer.readings import Setting
 from musictransfer.svm_grid import fast_grid_search, grid_settings

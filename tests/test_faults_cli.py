@@ -83,9 +83,22 @@ def test_bad_weights_files(tmp_path, capsys):
     other = tmp_path / "other.pt"
     torch.save({"format": "something-else", "state_dict": {}}, other)
     wrong_state = tmp_path / "wrong.pt"
-    from musictransfer.pretrained import MODEL_FORMAT
+    from musictransfer.model import ConvNet
+    from musictransfer.modelfile import (
+        ARCH_CHOI2017,
+        BN_BATCH,
+        LEGACY_CHOI2017_FORMAT,
+        save_model,
+        save_random_convnet,
+    )
 
-    torch.save({"format": MODEL_FORMAT, "state_dict": {"x": torch.zeros(1)}}, wrong_state)
+    torch.save({"format": LEGACY_CHOI2017_FORMAT, "state_dict": {"x": torch.zeros(1)}}, wrong_state)
+    # The same faults in the model-file format: a ConvNet's weights labelled as the
+    # authors' network, and a model file of our own ConvNet.
+    wrong_new = tmp_path / "wrong-new.pt"
+    save_model(wrong_new, ConvNet(), [], BN_BATCH, architecture=ARCH_CHOI2017)
+    ours = tmp_path / "random.pt"
+    save_random_convnet(ours)
     partial = tmp_path / "partial.hdf5"
     with h5py.File(partial, "w") as f:
         for group in ("melgram", "ConvBNEluDr", "dense_1"):
@@ -94,6 +107,8 @@ def test_bad_weights_files(tmp_path, capsys):
         junk: "as a choi2017 model file",
         other: "is not a choi2017 model file",
         wrong_state: "does not hold the choi2017 network's weights",
+        wrong_new: "does not hold the choi2017 network's weights",
+        ours: "is not a choi2017 model file",
         partial: "lacks the array 'melgram/param_0'",
     }
     for path, message in cases.items():
@@ -242,10 +257,10 @@ def test_authors_weights_as_model_need_the_extractor(tmp_path, capsys):
     assert "delete" not in err
     assert weights.is_file()
     # The imported choi2017.pt gets the same advice; another HDF5 file too.
-    from musictransfer.pretrained import MODEL_FORMAT
+    from musictransfer.modelfile import LEGACY_CHOI2017_FORMAT
 
     imported = tmp_path / "choi2017.pt"
-    torch.save({"format": MODEL_FORMAT, "state_dict": {}}, imported)
+    torch.save({"format": LEGACY_CHOI2017_FORMAT, "state_dict": {}}, imported)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["x"] = 1
@@ -257,7 +272,7 @@ def test_authors_weights_as_model_need_the_extractor(tmp_path, capsys):
 
 def test_a_musictransfer_model_is_not_mistaken_for_the_authors(tmp_path):
     """A model made by random-convnet is not taken for the authors' weights."""
-    from musictransfer.pretrained import authors_weights_kind
+    from musictransfer.choi2017.weights import authors_weights_kind
 
     assert main(["random-convnet", "--out", str(tmp_path / "random.pt")]) == 0
     assert authors_weights_kind(tmp_path / "random.pt") is None
@@ -267,7 +282,7 @@ def test_a_musictransfer_model_is_not_mistaken_for_the_authors(tmp_path):
 
 def test_library_errors_stay_musictransfer_errors(tmp_path):
     """The checks live in the library, so scripts get the same messages."""
-    from musictransfer.pretrained import load_pretrained
+    from musictransfer.choi2017 import load_pretrained
 
     with pytest.raises(MusicTransferError, match="as a choi2017 model file"):
         load_pretrained(weights=junk_pt(tmp_path))

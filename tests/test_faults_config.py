@@ -431,8 +431,8 @@ def test_choi2017_block_is_checked(repo):
 
 
 def test_every_schema_key_is_described_and_defaults_match_the_code():
+    from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE
     from musictransfer.constants import N_FOLDS
-    from musictransfer.pretrained import DEFAULT_BATCH_SIZE
     from musictransfer.training import TrainingSettings
 
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
@@ -595,7 +595,6 @@ def test_cli_mirror_must_exist(tmp_path, capsys, command):
     outcome="ConfigError naming the path and where it was set; nothing is downloaded",
 )
 def test_library_mirror_must_exist(tmp_path, monkeypatch):
-    from musictransfer import pretrained
     from musictransfer.datasets import paper
     from musictransfer.datasets.download import download_dataset
     from musictransfer.datasets.reference import reference_path
@@ -603,10 +602,10 @@ def test_library_mirror_must_exist(tmp_path, monkeypatch):
     missing = tmp_path / "no-such-mirror"
     monkeypatch.setenv("MUSICTRANSFER_MIRROR", str(missing))
     with pytest.raises(ConfigError, match=r"no-such-mirror \(MUSICTRANSFER_MIRROR\)"):
-        pretrained.fetch_released(pretrained.WEIGHTS_THEANO, download=False)
+        paper.fetch_released(paper.WEIGHTS_THEANO, download=False)
     monkeypatch.delenv("MUSICTRANSFER_MIRROR")
     calls = [
-        lambda: pretrained.fetch_released(pretrained.WEIGHTS_THEANO, mirror=missing),
+        lambda: paper.fetch_released(paper.WEIGHTS_THEANO, mirror=missing),
         lambda: paper.fetch_released_file(
             "data_csv/gtzan_genre.csv",
             tmp_path / "g.csv",

@@ -17,7 +17,7 @@ from musictransfer import files
 from musictransfer.cli import main
 from musictransfer.datasets import store
 from musictransfer.errors import MusicTransferError
-from musictransfer.features import load_features, save_features
+from musictransfer.featurefile import load_features, save_features
 
 
 @pytest.fixture

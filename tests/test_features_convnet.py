@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +16,15 @@ import torch
 from musictransfer.audio import load_audio, tile_to_length
 from musictransfer.datasets.store import PreparedDataset, prepare_audio
 from musictransfer.errors import AudioError
+from musictransfer.featurefile import load_features
 from musictransfer.features import (
     CALIBRATION_BATCH,
     calibrate_batchnorm,
     extract_convnet,
     extract_files,
-    load_features,
 )
 from musictransfer.model import ConvNet, init_he_normal
-from musictransfer.training import load_model, save_model, save_random_convnet
+from musictransfer.modelfile import load_model, save_model, save_random_convnet
 
 SR = 8_000
 
@@ -110,6 +113,69 @@ def test_extract_files(corpus: dict[str, Path], tmp_path: Path) -> None:
         np.testing.assert_allclose(feats, model.layer_features(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+_WITHOUT_LIGHTNING = """
+import sys
+
+for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+    sys.modules[name] = None  # `import lightning` now raises ImportError
+try:
+    import musictransfer.training  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("Lightning was not blocked")
+from musictransfer.cli import main
+
+code = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("lightning", "torchmetrics"))
+print("lightning modules:", [m for m in loaded if sys.modules[m] is not None])
+sys.exit(code)
+"""
+
+
+def test_extract_command_needs_no_lightning(
+    corpus: dict[str, Path], repo: Path, tmp_path: Path
+) -> None:
+    """`musictransfer extract --model` reads a model file with PyTorch alone.
+
+    Lightning is the training's dependency; a user who only extracts features (or an
+    extraction job's environment) need not have it.
+    """
+    wav, out = corpus["root"] / "c2.wav", tmp_path / "out.npz"
+    argv = ["extract", "--model", str(corpus["root"] / "random.pt"), str(wav), "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    run = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_LIGHTNING, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "lightning modules: []" in run.stdout
+    feats, ids = load_features(out)
+    assert ids.tolist() == [str(wav)]
+    extract_files(corpus["root"] / "random.pt", [wav], tmp_path / "here.npz", progress=False)
+    here, _ = load_features(tmp_path / "here.npz")
+    np.testing.assert_allclose(feats, here, rtol=1e-5, atol=1e-6)
+
+
+def test_the_authors_network_is_not_extracted_as_a_convnet(
+    corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """A choi2017 model file needs the choi2017 extractor (its own statistics modes)."""
+    from musictransfer.choi2017.network import build_choi2017
+    from musictransfer.errors import MusicTransferError
+    from musictransfer.modelfile import ARCH_CHOI2017, BN_BATCH, save_model
+
+    path = tmp_path / "choi2017.pt"
+    save_model(path, build_choi2017(), [], BN_BATCH, architecture=ARCH_CHOI2017)
+    with pytest.raises(MusicTransferError, match="holds the authors' network") as info:
+        extract_convnet(path, corpus["store"], tmp_path / "f.npz", progress=False)
+    assert "extract-choi2017" in info.value.hint
+    assert not (tmp_path / "f.npz").exists()
+
+
 def test_extract_files_names_bad_file(corpus: dict[str, Path], tmp_path: Path) -> None:
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEjunk")
@@ -135,7 +201,7 @@ def test_extract_real_recordings(corpus: dict[str, Path], shared_audio: Path,
 )
 def test_non_finite_features_are_never_written(corpus: dict[str, Path], tmp_path: Path) -> None:
     from musictransfer.errors import MusicTransferError
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     broken = init_he_normal(ConvNet(n_tags=3), seed=2)
     broken.blocks[1].bn.running_var[0] = -1.0  # sqrt of a negative variance: NaN from layer 2 on

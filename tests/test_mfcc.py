@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from musictransfer.datasets.store import PreparedDataset, prepare_audio
-from musictransfer.features import extract_mfcc, load_features, mfcc_vector
+from musictransfer.featurefile import load_features
+from musictransfer.features import extract_mfcc, mfcc_vector
 
 
 def authors_mfcc(path):

@@ -28,7 +28,7 @@ from sklearn.svm import SVC, SVR
 
 from musictransfer.datasets import paper
 from musictransfer.errors import DownloadError
-from musictransfer.features import load_features
+from musictransfer.featurefile import load_features
 
 CSV = "data_csv/gtzan_speechmusic.csv"
 

@@ -1,4 +1,4 @@
-"""The PyTorch port of the authors' Keras 1 / Theano / Kapre tagger (musictransfer.pretrained).
+"""The PyTorch port of the authors' Keras 1 / Theano / Kapre tagger (musictransfer.choi2017).
 
 Every fact the port relies on is checked against something independent of it: the
 stored arrays against textbook formulas and librosa, the front end against an FFT, the
@@ -17,8 +17,19 @@ import pytest
 import torch
 
 from musictransfer import constants as c
-from musictransfer import pretrained as pt
+from musictransfer.choi2017 import Statistics, extract, load_pretrained, tag_files, top_tags
+from musictransfer.choi2017.network import Keras1BatchNorm
+from musictransfer.choi2017.weights import authors_weights_kind, import_paper_weights
+from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
 from musictransfer.errors import DownloadError
+from musictransfer.fetching import file_hash
+from musictransfer.modelfile import (
+    ARCH_CHOI2017,
+    BN_BATCH,
+    LEGACY_CHOI2017_FORMAT,
+    MODEL_FORMAT_VERSION,
+    read_model_file,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 import reference_keras1 as ref_np
@@ -46,7 +57,7 @@ def raw(weights_file: Path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def model(weights_file: Path) -> torch.nn.Module:
-    return pt.load_pretrained(weights=weights_file, bn_mode="batch", device="cpu")
+    return load_pretrained(weights=weights_file, bn_mode="batch", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +184,7 @@ def test_block_order_pools_and_elu(model):
 
 
 def test_bn_mode2_normalises_with_the_current_batch():
-    bn = pt.Keras1BatchNorm(3)
+    bn = Keras1BatchNorm(3)
     with torch.no_grad():
         bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
         bn.bias.copy_(torch.tensor([0.0, 1.0, -1.0]))
@@ -195,7 +206,7 @@ def test_port_matches_numpy_reference_on_random_audio_batch_mode(model, raw):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, c.N_SAMPLES)) * np.array([[0.3], [0.02]])
     ref = ref_np.forward(x, raw)
-    feats, probs, _ = pt.extract(model, lambda i: x[i], 2, "batch")
+    feats, probs, _ = extract(model, lambda i: x[i], 2, "batch")
     _assert_close(feats, ref["features"])
     _assert_close(probs, ref["probs"])
 
@@ -205,23 +216,23 @@ def test_port_matches_numpy_reference_on_real_audio_all_modes(model, raw, record
     x = np.stack([recordings[n] for n in names])
     # batch: one batch of the four
     ref = ref_np.forward(x, raw)
-    feats, probs, _ = pt.extract(model, lambda i: x[i], 4, "batch")
+    feats, probs, _ = extract(model, lambda i: x[i], 4, "batch")
     _assert_close(feats, ref["features"])
     _assert_close(probs, ref["probs"])
     # batch mode with a batch larger than a chunk: streamed statistics, same result
-    feats_chunked, _, _ = pt.extract(model, lambda i: x[i], 4, "batch", chunk_size=3)
+    feats_chunked, _, _ = extract(model, lambda i: x[i], 4, "batch", chunk_size=3)
     _assert_close(feats_chunked, ref["features"])
     # dataset: statistics of the four, frozen; equal to the reference's batch statistics
-    feats_ds, _, stats = pt.extract(model, lambda i: x[i], 4, "dataset", chunk_size=3)
+    feats_ds, _, stats = extract(model, lambda i: x[i], 4, "dataset", chunk_size=3)
     assert stats.db_max == pytest.approx(ref["db_max"], rel=1e-6)
     _assert_close(stats.mean, ref["mean"])
     _assert_close(stats.var, ref["var"])
     _assert_close(feats_ds, ref["features"])
     # reference: shipped statistics applied to each clip, as the NumPy pass does with them
-    shipped = pt.Statistics.load()
+    shipped = Statistics.load()
     frozen = {"db_max": shipped.db_max, "mean": shipped.mean, "var": shipped.var}
     ref_frozen = ref_np.forward(x[:2], raw, frozen=frozen)
-    feats_ref, probs_ref, _ = pt.extract(model, lambda i: x[i], 2, "reference")
+    feats_ref, probs_ref, _ = extract(model, lambda i: x[i], 2, "reference")
     _assert_close(feats_ref, ref_frozen["features"])
     _assert_close(probs_ref, ref_frozen["probs"])
 
@@ -233,8 +244,8 @@ def test_port_matches_numpy_reference_on_real_audio_all_modes(model, raw, record
 def batch_of_all(model, recordings):
     names = list(recordings)
     x = np.stack([recordings[n] for n in names])
-    feats, probs, _ = pt.extract(model, lambda i: x[i], len(names), "batch")
-    top = {n: [t for t, _ in pt.top_tags(p, 3)] for n, p in zip(names, probs, strict=True)}
+    feats, probs, _ = extract(model, lambda i: x[i], len(names), "batch")
+    top = {n: [t for t, _ in top_tags(p, 3)] for n, p in zip(names, probs, strict=True)}
     return names, feats, probs, top
 
 
@@ -253,45 +264,82 @@ def test_features_finite_and_deterministic(batch_of_all, model, recordings):
     names, feats, _, _ = batch_of_all
     assert feats.shape == (len(names), c.FEATURE_DIM) and np.all(np.isfinite(feats))
     x = np.stack([recordings[n] for n in names])
-    again, _, _ = pt.extract(model, lambda i: x[i], len(names), "batch")
+    again, _, _ = extract(model, lambda i: x[i], len(names), "batch")
     np.testing.assert_array_equal(again, feats)
 
 
 def test_shipped_reference_is_the_batch_of_all_recordings(batch_of_all, model, recordings):
     """The shipped statistics are those of the 14 shared recordings as one batch."""
     names, feats, _, _ = batch_of_all
-    stats = pt.Statistics.load()
+    stats = Statistics.load()
     assert stats.n_clips == len(names)
     i = names.index(_key(recordings, "sorohanro"))
-    alone, probs, _ = pt.extract(model, lambda _: recordings[names[i]], 1, "reference")
+    alone, probs, _ = extract(model, lambda _: recordings[names[i]], 1, "reference")
     np.testing.assert_allclose(alone[0], feats[i], rtol=RTOL, atol=1e-5)
-    assert "jazz" in [t for t, _ in pt.top_tags(probs[0], 3)]
+    assert "jazz" in [t for t, _ in top_tags(probs[0], 3)]
 
 
 def test_batch_of_one_collapses_and_frozen_modes_do_not_depend_on_neighbours(model, recordings):
     trumpet = recordings[_key(recordings, "sorohanro")]
     other = recordings[_key(recordings, "Karissa")]
-    _, probs_one, _ = pt.extract(model, lambda _: trumpet, 1, "batch")
-    assert "jazz" not in [t for t, _ in pt.top_tags(probs_one[0], 3)]
+    _, probs_one, _ = extract(model, lambda _: trumpet, 1, "batch")
+    assert "jazz" not in [t for t, _ in top_tags(probs_one[0], 3)]
     assert probs_one.max() < 0.3  # low-probability rock/pop, whatever the clip
     pair = [trumpet, other]
-    with_neighbour, _, _ = pt.extract(model, lambda i: pair[i], 2, "batch")
-    alone, _, _ = pt.extract(model, lambda _: trumpet, 1, "batch")
+    with_neighbour, _, _ = extract(model, lambda i: pair[i], 2, "batch")
+    alone, _, _ = extract(model, lambda _: trumpet, 1, "batch")
     assert np.max(np.abs(with_neighbour[0] - alone[0])) > 0.1
-    ref_pair, _, _ = pt.extract(model, lambda i: pair[i], 2, "reference")
-    ref_alone, _, _ = pt.extract(model, lambda _: trumpet, 1, "reference")
+    ref_pair, _, _ = extract(model, lambda i: pair[i], 2, "reference")
+    ref_alone, _, _ = extract(model, lambda _: trumpet, 1, "reference")
     np.testing.assert_allclose(ref_pair[0], ref_alone[0], rtol=1e-5, atol=1e-6)
 
 
 # --- files, import, CLI ---------------------------------------------------------------------
 
 
-def test_import_paper_weights_round_trip(tmp_path, shared_paper, model):
-    out = pt.import_paper_weights(tmp_path / "choi2017.pt", mirror=shared_paper)
-    assert pt.is_choi2017_file(out)
-    again = pt.load_pretrained(weights=out, bn_mode="batch", device="cpu")
-    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
-        torch.testing.assert_close(a, b, equal_nan=True, msg=k)
+def _assert_same_network(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (k, x), (j, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert k == j
+        torch.testing.assert_close(x, y, equal_nan=True, msg=k, rtol=0, atol=0)
+
+
+def test_import_paper_weights_round_trip(tmp_path, shared_paper, weights_file, model):
+    out = import_paper_weights(tmp_path / "choi2017.pt", mirror=shared_paper)
+    # A model file like the project's own networks, read by the one reader.
+    payload = read_model_file(out)
+    assert payload["format_version"] == MODEL_FORMAT_VERSION
+    assert payload["architecture"] == ARCH_CHOI2017 and payload["bn_statistics"] == BN_BATCH
+    assert payload["tags"] == list(c.MSD_TAGS)
+    assert payload["meta"] == {
+        "name": "choi2017",
+        "source_url": url_of(WEIGHTS_THEANO),
+        "source_sha256": file_hash(weights_file),
+    }
+    assert authors_weights_kind(out) == "the authors' network imported by import-paper-weights"
+    again = load_pretrained(weights=out, bn_mode="batch", device="cpu")
+    _assert_same_network(model, again)
+
+
+def test_legacy_choi2017_file_loads_as_the_same_network(tmp_path, weights_file, model):
+    """A choi2017.pt written before the single model-file format still loads, unchanged."""
+    legacy = tmp_path / "choi2017.pt"
+    torch.save(
+        {
+            "format": LEGACY_CHOI2017_FORMAT,
+            "name": "choi2017",
+            "source_url": url_of(WEIGHTS_THEANO),
+            "source_sha256": file_hash(weights_file),
+            "tags": list(c.MSD_TAGS),
+            "state_dict": model.state_dict(),
+        },
+        legacy,
+    )
+    again = load_pretrained(weights=legacy, bn_mode="batch", device="cpu")
+    _assert_same_network(model, again)
+    payload = read_model_file(legacy)
+    assert payload["architecture"] == ARCH_CHOI2017 and payload["bn_statistics"] == BN_BATCH
+    assert payload["meta"]["source_sha256"] == file_hash(weights_file)
+    assert authors_weights_kind(legacy) == "the authors' network imported by import-paper-weights"
 
 
 def test_mirror_with_wrong_checksum_is_refused(tmp_path):
@@ -299,7 +347,7 @@ def test_mirror_with_wrong_checksum_is_refused(tmp_path):
     bad.parent.mkdir()
     bad.write_bytes(b"not the weights")
     with pytest.raises(DownloadError, match="SHA-256"):
-        pt.fetch_released(pt.WEIGHTS_THEANO, mirror=tmp_path)
+        fetch_released(WEIGHTS_THEANO, mirror=tmp_path)
 
 
 def test_missing_weights_without_download_is_a_clear_error(tmp_path, monkeypatch):
@@ -307,7 +355,7 @@ def test_missing_weights_without_download_is_a_clear_error(tmp_path, monkeypatch
     monkeypatch.delenv("MUSICTRANSFER_DATA_DIR", raising=False)
     monkeypatch.setattr("pooch.os_cache", lambda name: tmp_path)
     with pytest.raises(DownloadError, match="neither in the mirror"):
-        pt.load_pretrained(download=False)
+        load_pretrained(download=False)
 
 
 def test_cli_extract_and_tag(tmp_path, repo, shared_paper, shared_audio):
@@ -365,7 +413,7 @@ def test_tag_refuses_silence_and_wrongly_scaled_files(
     sf.write(tmp_path / "hot.wav", 1.6 * x, 12000, subtype="FLOAT")
     sf.write(tmp_path / "clipped.wav", np.clip(1.6 * x, -1, 1), 12000, subtype="FLOAT")
     with caplog.at_level("WARNING", logger="musictransfer.audio"):
-        hot, clipped = pt.tag_files(
+        hot, clipped = tag_files(
             [tmp_path / "hot.wav", tmp_path / "clipped.wav"], weights=weights_file
         )
     assert hot == clipped

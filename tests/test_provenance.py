@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from musictransfer import __version__, provenance
-from musictransfer.features import save_features
+from musictransfer.featurefile import save_features
 from musictransfer.reporting import write_report
 
 

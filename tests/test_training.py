@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -13,19 +14,22 @@ import soundfile as sf
 import torch
 
 from musictransfer.constants import N_SAMPLES
+from musictransfer.datasets.manifest import split_tags
 from musictransfer.datasets.store import prepare_audio
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
-from musictransfer.training import (
+from musictransfer.modelfile import (
     BN_CALIBRATE,
     BN_RUNNING,
+    load_model,
+    read_model_file,
+    save_random_convnet,
+)
+from musictransfer.training import (
     TaggerModule,
     TaggingDataModule,
     TrainingSettings,
-    load_model,
     multi_hot,
     num_workers_for,
-    read_model_file,
-    save_random_convnet,
     tag_vocabulary,
     train_tagger,
 )
@@ -159,6 +163,17 @@ def test_datamodule_targets(source: Path) -> None:
     assert len(data.splits["valid"]) == 2 and len(data.splits["test"]) == 2
 
 
+def test_tags_are_split_one_way() -> None:
+    """The manifest's tag cells, as training reads them: blanks and empty tags dropped."""
+    assert split_tags(["rock;pop", "", " jazz ; ;pop ", "a;"]) == [
+        ["rock", "pop"],
+        [],
+        ["jazz", "pop"],
+        ["a"],
+    ]
+    assert tag_vocabulary(["b; a", " ;c"]) == ["a", "b", "c"]
+
+
 def test_vocabulary_and_multi_hot() -> None:
     vocab = tag_vocabulary(["rock;pop", "jazz", "", "pop; rock"])
     assert vocab == ["jazz", "pop", "rock"]
@@ -219,16 +234,18 @@ def test_load_model_errors(tmp_path: Path) -> None:
 
 
 def test_stale_checkpoints_are_not_resumed(
-    trained: dict, source: Path, capsys: pytest.CaptureFixture[str]
+    trained: dict, source: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = trained["dir"]
+    caplog.set_level(logging.INFO, logger="musictransfer")
     metrics = train_tagger(
         source, out / "tagger3.pt", settings={**SETTINGS, "max_epochs": 1, "learning_rate": 0.02},
         checkpoint_dir=out / "ckpt", threads=1,
     )  # fmt: skip
     assert metrics["resumed_from"] is None
     assert metrics["epochs_run"] == 1
-    printed = capsys.readouterr().out
+    logged = [r.getMessage() for r in caplog.records if r.name == "musictransfer.training"]
+    printed = "\n".join(logged)
     assert "from another configuration" in printed
     assert re.search(r"epoch 1/1 +train_loss [0-9.]+ +val_loss [0-9.]+ +val_auc [0-9.]+", printed)
     assert json.loads((out / "ckpt" / "run.json").read_text())["settings"]["learning_rate"] == 0.02

@@ -13,7 +13,7 @@ Our own networks use ordinary BatchNorm (running statistics at inference) and a 
 scale referenced to each clip's own maximum, so a clip's features never depend on the
 other clips of its batch. The authors' Keras 1 network did depend on the batch (batch
 statistics at inference, batch-global dB reference); reproducing that is the concern of
-:mod:`musictransfer.pretrained`.
+:mod:`musictransfer.choi2017`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ modules stay free of file-layout concerns.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,13 +24,16 @@ from musictransfer.evaluation import (
     merge_fold_parts,
     task_targets,
 )
-from musictransfer.features import load_features, select_combo
+from musictransfer.featurefile import load_features, select_combo
 from musictransfer.files import write_json
 
 if TYPE_CHECKING:
     import numpy as np
 
 PathLike = str | os.PathLike[str]
+
+log = logging.getLogger(__name__)
+"""One line per evaluated cell for the job's log."""
 
 
 def evaluate_cell_files(
@@ -101,10 +105,15 @@ def evaluate_cells_files(
 
 def _log_cell(data: dict[str, Any]) -> None:
     """One line per cell for the job's log: which cell, its score, setting and time."""
-    print(
-        f"{data['task']}/{data['extractor']}/{data['combo']}: {data['metric']} "
-        f"{data['score']:.4f}, best {data['best_params']}, {data['fit_time_s']:.1f} s",
-        flush=True,
+    log.info(
+        "%s/%s/%s: %s %.4f, best %s, %.1f s",
+        data["task"],
+        data["extractor"],
+        data["combo"],
+        data["metric"],
+        data["score"],
+        data["best_params"],
+        data["fit_time_s"],
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -204,9 +205,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr() -> None:
+    """Send the library's log lines (loggers ``musictransfer.*``, INFO) to the job's log.
+
+    Only where nothing configured logging (a plain process, not pytest or an application
+    with its own set-up), and on the package's logger rather than the root: Lightning
+    keeps its own handler when the root has none, and no third-party INFO lines appear.
+    """
+    package = logging.getLogger("musictransfer")
+    if logging.getLogger().handlers or package.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``musictransfer`` command."""
     args = build_parser().parse_args(argv)
+    _log_to_stderr()
     try:
         try:
             if getattr(args, "mirror", None) is not None:

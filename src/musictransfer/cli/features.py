@@ -59,7 +59,7 @@ def add_extract_mfcc_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_extract(args: argparse.Namespace) -> None:
     """Features of arbitrary audio files with a saved model (user-facing)."""
     if args.extractor == "choi2017":
-        from musictransfer.pretrained import DEFAULT_BATCH_SIZE, extract_files_choi2017
+        from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, extract_files_choi2017
 
         extract_files_choi2017(
             expand_inputs(args.inputs),
@@ -73,8 +73,8 @@ def cmd_extract(args: argparse.Namespace) -> None:
         return
     if args.model is None:
         raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
+    from musictransfer.choi2017.weights import authors_weights_kind
     from musictransfer.features import extract_files
-    from musictransfer.pretrained import authors_weights_kind
 
     kind = authors_weights_kind(args.model)
     if kind is not None:
@@ -116,7 +116,7 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_tag(args: argparse.Namespace) -> None:
     """Print the top tags of audio files with the authors' pre-trained tagger."""
-    from musictransfer.pretrained import DEFAULT_BATCH_SIZE, tag_files
+    from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, tag_files
 
     paths = expand_inputs(args.inputs)
     tags = tag_files(
@@ -150,7 +150,7 @@ def cmd_extract_choi2017(args: argparse.Namespace) -> None:
     """Features of a prepared dataset with the imported choi2017 model (workflow)."""
     import torch
 
-    from musictransfer.pretrained import extract_prepared
+    from musictransfer.choi2017.api import extract_prepared
 
     torch.set_num_threads(args.threads)
     extract_prepared(
@@ -179,7 +179,7 @@ def add_extract_choi2017_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_choi2017_stats(args: argparse.Namespace) -> None:
     """Frozen normalisation statistics of the choi2017 network over audio files."""
-    from musictransfer.pretrained import reference_statistics
+    from musictransfer.choi2017.api import reference_statistics
 
     reference_statistics(
         expand_inputs(args.inputs), args.out, weights=args.weights, mirror=args.mirror

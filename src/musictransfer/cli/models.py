@@ -42,7 +42,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_random_convnet(args: argparse.Namespace) -> None:
     """Save the untrained, He-normal random convnet."""
-    from musictransfer.training import save_random_convnet
+    from musictransfer.modelfile import save_random_convnet
 
     save_random_convnet(args.out, seed=args.seed)
 
@@ -58,7 +58,7 @@ def add_random_convnet_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_import_paper_weights(args: argparse.Namespace) -> None:
     """Import the authors' Keras 1 weights into a PyTorch model file."""
-    from musictransfer.pretrained import import_paper_weights
+    from musictransfer.choi2017.weights import import_paper_weights
 
     import_paper_weights(args.out, weights=args.weights, mirror=args.mirror)
 

@@ -80,9 +80,13 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], source: object)
         )
 
 
-def split_tags(frame: pd.DataFrame) -> list[list[str]]:
-    """The ``tags`` column as lists of tags (empty string -> no tags)."""
-    return [[t for t in str(v).split(TAG_SEPARATOR) if t] for v in frame["tags"]]
+def split_tags(cells: Iterable[object]) -> list[list[str]]:
+    """Each ``tags`` cell as its list of tags, in order.
+
+    Tags are separated by :data:`TAG_SEPARATOR`; blanks around a tag are dropped, and so
+    are empty tags, so an empty cell has no tags.
+    """
+    return [[t.strip() for t in str(cell).split(TAG_SEPARATOR) if t.strip()] for cell in cells]
 
 
 def resolve_paths(frame: pd.DataFrame, manifest_path: str | os.PathLike[str]) -> list[Path]:

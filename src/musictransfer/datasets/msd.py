@@ -8,6 +8,7 @@ keunwoochoi/MSD_split_for_tagging; the paper used 201,680 / 12,605 / 25,940 clip
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from musictransfer.constants import MSD_TAGS
 from musictransfer.datasets.manifest import TAG_SEPARATOR
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 from musictransfer.errors import ManifestError
+
+log = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 AUDIO = "audio"
@@ -53,7 +56,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
             )
         paths = [audio_path(x) for x in listed]
         keep = [(root / p).is_file() and (root / p).stat().st_size > 0 for p in paths]
-        print(f"msd {split}: {sum(keep)} of {len(listed)} listed clips found")
+        log.info("msd %s: %d of %d listed clips found", split, sum(keep), len(listed))
         frames.append(
             pd.DataFrame(
                 {

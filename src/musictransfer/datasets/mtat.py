@@ -7,12 +7,15 @@ character of the clip's folder (16 folders '0'..'f'): '0'-'b' train, 'c' validat
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from musictransfer.datasets.manifest import TAG_SEPARATOR
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
+
+log = logging.getLogger(__name__)
 
 ANNOTATIONS = "annotations_final.csv"
 FOLDERS: tuple[str, ...] = tuple("0123456789abcdef")
@@ -60,7 +63,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
         )
     skipped = len(table) - len(rows)
     if skipped:
-        print(f"mtat: {skipped} clips without a readable mp3 left out")
+        log.warning("mtat: %d clips without a readable mp3 left out", skipped)
     return pd.DataFrame(rows)
 
 

@@ -92,7 +92,7 @@ REMOTE_PATHS: dict[str, str] = {
 one place where the mirror layout and the repository's part."""
 
 WEIGHTS_THEANO = "weights/weights_theano.hdf5"
-"""The tagger's Keras 1 / Theano weights (:mod:`musictransfer.pretrained` imports them)."""
+"""The tagger's Keras 1 / Theano weights (:mod:`musictransfer.choi2017` imports them)."""
 
 
 @dataclass(frozen=True)
@@ -490,7 +490,7 @@ def import_released(
     pandas.DataFrame
         The labels manifest.
     """
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
     from musictransfer.files import atomic_path
 
     spec = released_dataset(dataset)

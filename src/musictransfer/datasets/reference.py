@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musictransfer.errors import DownloadError, ManifestError
+from musictransfer.errors import ManifestError
 
 # Reference column -> manifest column, compared exactly (as strings) or approximately.
 _EXACT = {"label": "label", "category": "split", "fold": "fold"}
@@ -94,13 +94,3 @@ def _report(bad: np.ndarray, column: str, ordered: pd.DataFrame, source: object)
             f"{int(bad.sum())} clips disagree with {source} on {column!r} (e.g. {ids[:3]})",
             "the dataset's annotations differ from the version the paper used",
         )
-
-
-def checked_reference(path: Path) -> Path:
-    """Fail early with a clear message when a given reference table does not exist."""
-    if not path.is_file():
-        raise DownloadError(
-            f"authors' table {path} not found",
-            "set `mirror` to a directory holding data_csv/, or let the workflow download it",
-        )
-    return path
