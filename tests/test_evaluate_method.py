@@ -11,7 +11,7 @@ from musictransfer.cli import build_parser, main
 
 def write_cell(tmp_path, task_type: str) -> list[str]:
     """A small synthetic cell (features + manifest) and the `evaluate` options naming it."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(7)
     X = rng.normal(size=(40, 160)).astype(np.float32)

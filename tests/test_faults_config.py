@@ -38,7 +38,7 @@ N_CLIPS = 60
 @pytest.fixture
 def cell(tmp_path):
     """A valid cell: random features, labels a/b, folds 1-5, a train/test split, arousal."""
-    from musictransfer.features import save_features
+    from musictransfer.featurefile import save_features
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(N_CLIPS, 160)).astype(np.float32)
@@ -138,7 +138,7 @@ def test_missing_split_is_refused(cell, capsys):
 def test_valid_cells_still_score(cell, capsys):
     """The checks pass every scheme on valid data, and leave its score as it was."""
     from musictransfer.evaluation import evaluate_cell
-    from musictransfer.features import load_features, select_combo
+    from musictransfer.featurefile import load_features, select_combo
 
     tmp_path, frame = cell
     specs = {
