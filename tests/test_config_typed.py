@@ -107,7 +107,7 @@ def test_typed_settings_of_the_presets(config):
     assert audio.demo is None
     assert audio.datasets["gtzan_genre"] == DatasetOptions(data_dir=None, paper_order=True)
     assert len(audio.datasets) == 6 and audio.training == {}
-    assert audio.authors_tasks["emotion_arousal"] == "emoMusic_a"
+    assert audio.authors_tasks["emomusic_arousal"] == "emoMusic_a"
 
     features = resolve_experiment(config, "paper_features")
     assert features.released_features
@@ -116,22 +116,29 @@ def test_typed_settings_of_the_presets(config):
     )
     assert features.references["emomusic_arousal"].scores == {}
     assert len(features.notes) == 2
+    # One block of tasks for every paper preset: the same names, datasets, splits and
+    # published references whether the features come from audio or the released files.
+    assert features.tasks == audio.tasks and features.references == audio.references
+    assert set(audio.datasets) == {t.dataset for t in audio.tasks.values()}
 
 
 def test_typed_settings_take_what_the_config_says(config):
     merge_config(config, {"experiments": {"paper_audio": {
-        "datasets": {"gtzan_genre": {"data_dir": "/x", "paper_order": False}, "urbansound": None},
+        "datasets": {"gtzan_genre": {"data_dir": "/x", "paper_order": False}, "urbansound8k": None},
         "choi2017": {"bn_mode": "dataset", "chunk_size": 4},
         "random_convnet": {"seed": 3},
         "tasks": {"ballroom": {"reference": 0.5}},
-    }}})  # fmt: skip
+    }, "demo": {"tasks": {"dance": {"reference": 0.5}}}}})  # fmt: skip
     exp = resolve_experiment(config, "paper_audio")
     assert exp.datasets["gtzan_genre"] == DatasetOptions("/x", False)
-    assert exp.datasets["urbansound"] == DatasetOptions()
+    assert exp.datasets["urbansound8k"] == DatasetOptions()
     assert exp.choi2017 == Choi2017Settings("dataset", 256, 4)
     assert exp.random_convnet_seed == 3
+    # The score given replaces the paper's; the rest of the task's reference stays.
+    assert exp.references["ballroom"] == Reference(0.5, "123", "paper", {"123": 0.867, "1": 0.738})
     # No combination or label given: None (the report's 'best') and 'reference'.
-    assert exp.references == {"ballroom": Reference(0.5, None, "reference", {})}
+    demo = resolve_experiment(config, "demo")
+    assert demo.references == {"dance": Reference(0.5, None, "reference", {})}
 
 
 def schema_defaults(*path):

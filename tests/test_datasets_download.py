@@ -27,9 +27,10 @@ from musictransfer.cli import main
 from musictransfer.constants import MSD_TAGS, SAMPLE_RATE
 from musictransfer.datasets.build import build_manifest
 from musictransfer.datasets.download import download_dataset, read_receipt
-from musictransfer.datasets.registry import MODULES, Remote
+from musictransfer.datasets.paper import RELEASED_DATASETS
+from musictransfer.datasets.registry import MODULES, Remote, get_spec, names
 from musictransfer.datasets.store import PreparedDataset, prepare_audio
-from musictransfer.errors import DownloadError
+from musictransfer.errors import ConfigError, DownloadError
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +88,10 @@ def test_http_download_to_prepared_store(server, tmp_path, monkeypatch):
     www, url = server
     archive = _speechmusic_archive(www)
     remote = Remote("music_speech.tar.gz", url + archive.name, _md5(archive), extract="tar")
-    _point(monkeypatch, "gtzan_speechmusic", (remote,))
-    receipt = download_dataset("gtzan_speechmusic", tmp_path / "dl")
-    assert read_receipt(receipt)[0] == "gtzan_speechmusic"
-    manifest = build_manifest("gtzan_speechmusic", receipt)
+    _point(monkeypatch, "gtzan_speech_music", (remote,))
+    receipt = download_dataset("gtzan_speech_music", tmp_path / "dl")
+    assert read_receipt(receipt)[0] == "gtzan_speech_music"
+    manifest = build_manifest("gtzan_speech_music", receipt)
     assert manifest["id"].tolist() == ["bagpipe", "ballad", "bartok", "comedy", "voices"]
     assert manifest["label"].tolist() == [0, 0, 0, 1, 1]
     csv = tmp_path / "manifest.csv"
@@ -100,27 +101,27 @@ def test_http_download_to_prepared_store(server, tmp_path, monkeypatch):
     assert store.manifest["n_samples"].tolist() == [6000, 6000, 6000, 9600, 9600]
     # second run: archive kept and verified, nothing downloaded again
     archive.unlink()
-    download_dataset("gtzan_speechmusic", tmp_path / "dl")
+    download_dataset("gtzan_speech_music", tmp_path / "dl")
 
 
 def test_checksum_mismatch_dead_url_and_truncated_archive(server, tmp_path, monkeypatch):
     www, url = server
     archive = _speechmusic_archive(www)
     bad = Remote(archive.name, url + archive.name, "md5:" + "0" * 32, extract="tar")
-    _point(monkeypatch, "gtzan_speechmusic", (bad,))
+    _point(monkeypatch, "gtzan_speech_music", (bad,))
     with pytest.raises(DownloadError, match="checksum differs") as err:
-        download_dataset("gtzan_speechmusic", tmp_path / "a")
+        download_dataset("gtzan_speech_music", tmp_path / "a")
     assert "download it by hand" in err.value.hint
     assert not (tmp_path / "a" / "archives" / archive.name).exists()
     dead = Remote(archive.name, url + "gone.tar.gz", None, mirrors=(url + "also-gone",))
-    _point(monkeypatch, "gtzan_speechmusic", (dead,))
+    _point(monkeypatch, "gtzan_speech_music", (dead,))
     with pytest.raises(DownloadError, match=r"gone\.tar\.gz.*\n.*also-gone"):
-        download_dataset("gtzan_speechmusic", tmp_path / "b")
+        download_dataset("gtzan_speech_music", tmp_path / "b")
     cut = www / "cut.tar.gz"
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    _point(monkeypatch, "gtzan_speechmusic", (Remote(cut.name, url + cut.name, extract="tar"),))
+    _point(monkeypatch, "gtzan_speech_music", (Remote(cut.name, url + cut.name, extract="tar"),))
     with pytest.raises(DownloadError, match="incomplete or corrupt"):
-        download_dataset("gtzan_speechmusic", tmp_path / "c")
+        download_dataset("gtzan_speech_music", tmp_path / "c")
 
 
 def test_a_failed_transfer_is_retried(tmp_path, monkeypatch):
@@ -164,21 +165,21 @@ def test_file_url_mirror_and_data_dir_are_used_in_place(server, tmp_path, monkey
     www, _ = server
     archive = _speechmusic_archive(www)
     remote = Remote(archive.name, archive.as_uri(), _md5(archive), extract="tar")
-    _point(monkeypatch, "gtzan_speechmusic", (remote,))
-    download_dataset("gtzan_speechmusic", tmp_path / "file")
+    _point(monkeypatch, "gtzan_speech_music", (remote,))
+    download_dataset("gtzan_speech_music", tmp_path / "file")
     # mirror: the official URL is dead, the mirror copy is verified and read in place
     dead = dataclasses.replace(remote, url="http://127.0.0.1:9/none.tar.gz")
-    _point(monkeypatch, "gtzan_speechmusic", (dead,))
-    download_dataset("gtzan_speechmusic", tmp_path / "m", mirror=www)
+    _point(monkeypatch, "gtzan_speech_music", (dead,))
+    download_dataset("gtzan_speech_music", tmp_path / "m", mirror=www)
     assert not (tmp_path / "m" / "archives").exists()
     # data_dir: an unpacked copy is checked and used; nothing fetched
     root = read_receipt(tmp_path / "m" / "dataset.json")[1]
-    receipt = download_dataset("gtzan_speechmusic", tmp_path / "d", data_dir=root)
+    receipt = download_dataset("gtzan_speech_music", tmp_path / "d", data_dir=root)
     assert read_receipt(receipt)[1] == root.resolve()
     assert not (tmp_path / "d" / "data").exists()
     (root / "music_speech" / "speech_wav").rename(root / "music_speech" / "x")
     with pytest.raises(DownloadError, match="incomplete, missing music_speech/speech_wav"):
-        download_dataset("gtzan_speechmusic", tmp_path / "e", data_dir=root)
+        download_dataset("gtzan_speech_music", tmp_path / "e", data_dir=root)
 
 
 def test_urbansound_archive_layout(server, tmp_path, monkeypatch):
@@ -195,10 +196,10 @@ def test_urbansound_archive_layout(server, tmp_path, monkeypatch):
     archive = _tar(www / "UrbanSound8K.tar.gz", files)
     _point(
         monkeypatch,
-        "urbansound",
+        "urbansound8k",
         (Remote(archive.name, url + archive.name, _md5(archive), extract="tar"),),
     )
-    manifest = build_manifest("urbansound", download_dataset("urbansound", tmp_path))
+    manifest = build_manifest("urbansound8k", download_dataset("urbansound8k", tmp_path))
     assert manifest["id"].tolist() == ["100032-3-0-0", "7061-6-0-0"]
     assert manifest["fold"].tolist() == [5, 1]
     assert manifest["label"].tolist() == [3, 6]
@@ -216,10 +217,10 @@ def test_emomusic_archives(server, tmp_path, monkeypatch):
     notes = _tar(www / "annotations.tar.gz", {"annotations/static_annotations.csv": table.encode()})
     _point(
         monkeypatch,
-        "emoMusic",
+        "emomusic",
         tuple(Remote(a.name, url + a.name, extract="tar") for a in (clips, notes)),
     )
-    manifest = build_manifest("emoMusic", download_dataset("emoMusic", tmp_path))
+    manifest = build_manifest("emomusic", download_dataset("emomusic", tmp_path))
     assert manifest["id"].tolist() == ["2", "5"]  # song 3 has no static annotation
     np.testing.assert_allclose(manifest["arousal"], [3.1 / 9, 6.3 / 9])
     np.testing.assert_allclose(manifest["valence"], [3 / 9, 4.5 / 9])
@@ -247,10 +248,10 @@ def test_jamendo_corpus_is_cut_into_the_authors_segments(server, tmp_path, monke
     ]
     _point(
         monkeypatch,
-        "jamendo_vd",
+        "jamendo_vocal",
         tuple(Remote(a.name, url + a.name, extract="tar") for a in archives),
     )
-    manifest = build_manifest("jamendo_vd", download_dataset("jamendo_vd", tmp_path))
+    manifest = build_manifest("jamendo_vocal", download_dataset("jamendo_vocal", tmp_path))
     assert manifest["id"].tolist() == [
         "01 - Burn_0",
         "05 - Cecili_0",
@@ -262,7 +263,7 @@ def test_jamendo_corpus_is_cut_into_the_authors_segments(server, tmp_path, monke
         "valid/sing/05 - Cecili_1.wav",
         "valid/nosing/05 - Cecili_2.wav",
     ]
-    assert manifest["split"].tolist() == ["train", "valid", "valid", "valid"]
+    assert manifest["category"].tolist() == ["train", "valid", "valid", "valid"]
     assert manifest["label"].tolist() == [1, 0, 1, 0]
     lengths = [sf.info(p).frames for p in manifest["path"]]
     assert lengths == [3 * sr, sr, int(1.5 * sr), sr // 2]
@@ -337,8 +338,26 @@ def test_msd_needs_user_audio(server, tmp_path, monkeypatch):
     assert all(Path(p).is_file() for p in manifest["path"])
 
 
+def test_one_name_per_dataset():
+    """A dataset's module, its SPEC and the released-features table use one name."""
+    for name in names():
+        module = importlib.import_module(MODULES[name])
+        assert module.NAME == module.SPEC.name == get_spec(name).name == name
+        assert MODULES[name] == f"musictransfer.datasets.{name}"
+    assert names() == [*RELEASED_DATASETS, "mtat", "msd"]
+    # The authors' file stems are read from the released table, not written again.
+    assert {n: get_spec(n).reference_csv for n in RELEASED_DATASETS} == {
+        "ballroom": "ballroom_extended.csv", "gtzan_genre": "gtzan_genre.csv",
+        "gtzan_speech_music": "gtzan_speechmusic.csv", "emomusic": "emoMusic.csv",
+        "jamendo_vocal": "jamendo_vd.csv", "urbansound8k": "urbansound.csv",
+    }  # fmt: skip
+    assert get_spec("mtat").reference_csv is None and get_spec("msd").reference_csv is None
+    with pytest.raises(ConfigError, match=r"(?s)unknown dataset 'urbansound'.*urbansound8k"):
+        get_spec("urbansound")
+
+
 def test_cli_reports_manual_route(tmp_path, capsys):
-    assert main(["download", "ballroom_extended", "--out-dir", str(tmp_path)]) == 2
+    assert main(["download", "ballroom", "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "cannot be downloaded automatically" in err and "getExtendedBallroomDataset.py" in err
     assert main(["download", "nope", "--out-dir", str(tmp_path)]) == 2
@@ -347,10 +366,9 @@ def test_cli_reports_manual_route(tmp_path, capsys):
 def test_cli_manifest(tmp_path, server, monkeypatch):
     www, url = server
     archive = _speechmusic_archive(www)
-    _point(
-        monkeypatch, "gtzan_speechmusic", (Remote(archive.name, url + archive.name, extract="tar"),)
-    )
-    assert main(["download", "gtzan_speechmusic", "--out-dir", str(tmp_path / "d")]) == 0
+    remote = Remote(archive.name, url + archive.name, extract="tar")
+    _point(monkeypatch, "gtzan_speech_music", (remote,))
+    assert main(["download", "gtzan_speech_music", "--out-dir", str(tmp_path / "d")]) == 0
     out = tmp_path / "m.csv"
-    assert main(["manifest", "gtzan_speechmusic", str(tmp_path / "d"), "-o", str(out)]) == 0
+    assert main(["manifest", "gtzan_speech_music", str(tmp_path / "d"), "-o", str(out)]) == 0
     assert len(pd.read_csv(out)) == 5 and SAMPLE_RATE == 12000

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musictransfer.datasets import emomusic, jamendo_vd
+from musictransfer.datasets import emomusic, jamendo_vocal
 from musictransfer.datasets.build import build_manifest
 from musictransfer.datasets.paper import REGISTRY
 from musictransfer.datasets.reference import read_reference, reference_path
@@ -33,14 +33,14 @@ def _reference(shared_paper: Path, name: str) -> pd.DataFrame:
 def _tree(tmp_path: Path, name: str, ref: pd.DataFrame) -> Path:
     """A root with the dataset's real layout for the files of ``ref``."""
     root = tmp_path / name
-    if name in ("ballroom_extended", "gtzan_genre", "gtzan_speechmusic"):
-        prefix = {"ballroom_extended": "ballroom_extended_2016/", "gtzan_genre": "gtzan_genre/",
-                  "gtzan_speechmusic": "gtzan_music_speech/"}[name]  # fmt: skip
+    if name in ("ballroom", "gtzan_genre", "gtzan_speech_music"):
+        prefix = {"ballroom": "ballroom_extended_2016/", "gtzan_genre": "gtzan_genre/",
+                  "gtzan_speech_music": "gtzan_music_speech/"}[name]  # fmt: skip
         for fp in ref["filepath"]:
             _touch(root / fp.removeprefix(prefix))
             if name == "gtzan_genre":  # the archive also holds .mf lists, to be ignored
                 _touch(root / Path(fp.removeprefix(prefix)).parent / "list.mf")
-    elif name == "emoMusic":
+    elif name == "emomusic":
         for fp in ref["filepath"]:
             _touch(root / "clips_45sec" / fp.removeprefix("emoMusic45s/"))
         # 1,000 clips exist; only the 744 annotated ones are listed
@@ -50,10 +50,10 @@ def _tree(tmp_path: Path, name: str, ref: pd.DataFrame) -> Path:
             "song_id": ref["id"].astype(int), "mean_arousal": ref["label_arousal"] * 9,
             "std_arousal": 1.0, "mean_valence": ref["label_valence"] * 9, "std_valence": 1.0,
         }).to_csv(root / "annotations" / emomusic.ANNOTATIONS, index=False)  # fmt: skip
-    elif name == "jamendo_vd":
+    elif name == "jamendo_vocal":
         for fp in ref["filepath"]:
             _touch(root / fp)
-    elif name == "urbansound":
+    elif name == "urbansound8k":
         classes = [f"class{k}" for k in range(10)]
         for fp in ref["filepath"]:
             _touch(root / "audio" / fp)
@@ -67,9 +67,9 @@ def _tree(tmp_path: Path, name: str, ref: pd.DataFrame) -> Path:
     return root
 
 
-TARGETS = ["ballroom_extended", "gtzan_genre", "gtzan_speechmusic", "emoMusic", "jamendo_vd",
-           "urbansound"]  # fmt: skip
-LABEL_COLUMNS = {"label": "label", "category": "split", "fold": "fold"}
+TARGETS = ["ballroom", "gtzan_genre", "gtzan_speech_music", "emomusic", "jamendo_vocal",
+           "urbansound8k"]  # fmt: skip
+LABEL_COLUMNS = {"label": "label", "category": "category", "fold": "fold"}
 
 
 @pytest.mark.parametrize("name", TARGETS)
@@ -84,9 +84,10 @@ def test_manifest_matches_authors_table(shared_paper, tmp_path, name):
     merged = ref.merge(ours, on="filepath", suffixes=("_ref", ""))
     for ref_col, col in LABEL_COLUMNS.items():
         if ref_col in ref.columns:
-            ref_values = merged[ref_col if ref_col != "label" else "label_ref"].astype(str)
+            # a column both tables have is suffixed on the reference's side
+            ref_values = merged[f"{ref_col}_ref" if ref_col == col else ref_col].astype(str)
             np.testing.assert_array_equal(ref_values, merged[col].astype(str))
-    if name == "emoMusic":
+    if name == "emomusic":
         np.testing.assert_allclose(merged["arousal"], merged["label_arousal"], atol=1e-9)
         np.testing.assert_allclose(merged["valence"], merged["label_valence"], atol=1e-9)
     # ids equal the authors' where theirs are unique (GTZAN genre's are genre names)
@@ -109,32 +110,32 @@ def test_paper_order_reproduces_the_rows(shared_paper, tmp_path, name):
 def test_order_check_catches_a_wrong_label(shared_paper, tmp_path):
     from musictransfer.errors import ManifestError
 
-    ref = _reference(shared_paper, "gtzan_speechmusic")
-    root = _tree(tmp_path, "gtzan_speechmusic", ref)
+    ref = _reference(shared_paper, "gtzan_speech_music")
+    root = _tree(tmp_path, "gtzan_speech_music", ref)
     wrong = tmp_path / "wrong.csv"
     bad = ref.copy()
     bad.loc[3, "label"] = 1 - int(bad.loc[3, "label"])
     bad.to_csv(wrong)
     with pytest.raises(ManifestError, match="disagree"):
-        build_manifest("gtzan_speechmusic", root, reference=wrong)
+        build_manifest("gtzan_speech_music", root, reference=wrong)
     (root / ref.loc[0, "filepath"].removeprefix("gtzan_music_speech/")).unlink()
     with pytest.raises(ManifestError, match="1 of its clips are missing"):
-        build_manifest("gtzan_speechmusic", root, reference=shared_paper / "data_csv" /
+        build_manifest("gtzan_speech_music", root, reference=shared_paper / "data_csv" /
                        "gtzan_speechmusic.csv")  # fmt: skip
 
 
 def test_urbansound_metadata_order_is_the_authors_order(shared_paper, tmp_path):
-    ref = _reference(shared_paper, "urbansound")
-    ours = build_manifest("urbansound", _tree(tmp_path, "urbansound", ref))
+    ref = _reference(shared_paper, "urbansound8k")
+    ours = build_manifest("urbansound8k", _tree(tmp_path, "urbansound8k", ref))
     assert ours["filepath"].tolist() == ref["filepath"].tolist()
 
 
 def test_jamendo_song_names_keep_the_authors_rstrip_quirk(shared_paper):
-    ref = _reference(shared_paper, "jamendo_vd")
+    ref = _reference(shared_paper, "jamendo_vocal")
     songs = {i.rsplit("_", 1)[0] for i in ref["id"]}
     for audio, expected in [("05 - Cecilia.ogg", "05 - Cecili"), ("03 - School.mp3", "03 - Schoo"),
                             ("01 - Burn.ogg", "01 - Burn")]:  # fmt: skip
-        assert jamendo_vd.authors_song_name(audio) == expected
+        assert jamendo_vocal.authors_song_name(audio) == expected
         assert expected in songs
 
 

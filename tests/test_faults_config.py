@@ -566,7 +566,7 @@ def test_config_mirror_must_exist(repo, tmp_path):
 @pytest.mark.parametrize(
     "command",
     [
-        ["download", "gtzan_speechmusic", "--out-dir", "{tmp}/out"],
+        ["download", "gtzan_speech_music", "--out-dir", "{tmp}/out"],
         ["extract", "--extractor", "choi2017", "{tmp}/a.wav", "-o", "{tmp}/out/f.npz"],
         ["tag", "{tmp}/a.wav"],
         [
@@ -612,7 +612,7 @@ def test_library_mirror_must_exist(tmp_path, monkeypatch):
             mirror=missing,
             base_url="http://127.0.0.1:9/",
         ),
-        lambda: download_dataset("gtzan_speechmusic", tmp_path / "d", mirror=missing),
+        lambda: download_dataset("gtzan_speech_music", tmp_path / "d", mirror=missing),
         lambda: reference_path("gtzan_genre.csv", missing, tmp_path / "cache"),
     ]
     for call in calls:

@@ -14,6 +14,8 @@ import pandas as pd
 from musictransfer.datasets.registry import DatasetSpec, Remote
 from musictransfer.errors import DownloadError
 
+NAME = "emomusic"
+
 ANNOTATIONS = "static_annotations.csv"
 CLIPS = "clips_45seconds"
 PREFIX = "emoMusic45s/"
@@ -29,7 +31,7 @@ def _find(root: Path, name: str) -> Path:
     for found in sorted(root.rglob(name)):
         return found
     raise DownloadError(
-        f"emoMusic: no {name} under {root}",
+        f"{NAME}: no {name} under {root}",
         "unpack both the clips and the annotations archives into the dataset folder",
     )
 
@@ -59,7 +61,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 _BASE = "http://cvml.unige.ch/databases/emoMusic/"
 SPEC = DatasetSpec(
-    name="emoMusic",
+    name=NAME,
     title="EmoMusic (1000 songs, 45 s clips)",
     n_clips=744,
     remotes=(
@@ -82,9 +84,8 @@ SPEC = DatasetSpec(
     manual=(
         "download the 45 s clips and the annotations from the dataset page (archive names "
         "there may differ from the ones assumed here), unpack both into one folder and set "
-        "datasets.emoMusic.data_dir to it"
+        f"datasets.{NAME}.data_dir to it"
     ),
-    reference_csv="emoMusic.csv",
     notes=(
         "no checksum is published; the archive URLs follow the dataset page and were not "
         "reachable from the development machine, so they are unverified",

@@ -9,6 +9,8 @@ import pandas as pd
 from musictransfer.datasets._folders import check_class_folders, class_folder_rows
 from musictransfer.datasets.registry import DatasetSpec, Remote
 
+NAME = "gtzan_genre"
+
 GENRES: tuple[str, ...] = (
     "blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock",
 )  # fmt: skip
@@ -19,7 +21,7 @@ PREFIX = "gtzan_genre/"
 
 def check(root: Path) -> None:
     """``genres/<genre>/`` for the 10 genres."""
-    check_class_folders(root, "genres", GENRES, "gtzan_genre")
+    check_class_folders(root, "genres", GENRES, NAME)
 
 
 def build_manifest(root: Path) -> pd.DataFrame:
@@ -31,7 +33,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 
 SPEC = DatasetSpec(
-    name="gtzan_genre",
+    name=NAME,
     title="GTZAN genre",
     n_clips=1000,
     remotes=(
@@ -54,10 +56,9 @@ SPEC = DatasetSpec(
     size="1.2 GB (tar.gz)",
     manual=(
         "download genres.tar.gz (marsyas.info, or the Hugging Face mirror marsyas/gtzan), "
-        "put it in the mirror directory, or unpack it and set datasets.gtzan_genre.data_dir "
+        f"put it in the mirror directory, or unpack it and set datasets.{NAME}.data_dir "
         "to the folder holding genres/"
     ),
-    reference_csv="gtzan_genre.csv",
     notes=(
         "kapre's loader lists md5 fe37942310e589be16b04b6d631790de for the same URL; "
         "mirdata's value is used",

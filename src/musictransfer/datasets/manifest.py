@@ -10,8 +10,9 @@ label
     Class name, for single-label classification tasks.
 tags
     Semicolon-separated tags, for the multi-label tagging sources.
-split / fold
-    Predefined split ('train', 'valid', 'test') or fold number, where the dataset has one.
+split / category / fold
+    Predefined split ('train', 'valid', 'test') or fold number, where the dataset has one
+    (Jamendo's split column is 'category', the authors' name, in real and released data).
 <other>
     Regression targets (e.g. 'arousal', 'valence') or further metadata.
 

@@ -22,6 +22,7 @@ from musictransfer.errors import ManifestError
 log = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+NAME = "msd"
 AUDIO = "audio"
 AUDIO_SUFFIX = ".clip.mp3"
 PAPER_SPLIT_SIZES: dict[str, int] = {"train": 201_680, "valid": 12_605, "test": 25_940}
@@ -33,7 +34,7 @@ def check(root: Path) -> None:
     require_paths(
         root,
         [AUDIO, *(f"{s}_x_filename.txt" for s in SPLITS), *(f"{s}_y.npy" for s in SPLITS)],
-        "msd",
+        NAME,
     )
 
 
@@ -81,7 +82,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 _RAW = "https://raw.githubusercontent.com/keunwoochoi/MSD_split_for_tagging/master/"
 SPEC = DatasetSpec(
-    name="msd",
+    name=NAME,
     title="Million Song Dataset (7digital previews, last.fm top-50 tags)",
     n_clips=sum(PAPER_SPLIT_SIZES.values()),
     remotes=tuple(
@@ -104,7 +105,7 @@ SPEC = DatasetSpec(
     size="split lists about 15 MB; the audio (user-supplied) about 240,000 x 30 s mp3",
     manual=(
         "obtain the 7digital previews yourself (they cannot be downloaded by this tool) and "
-        "set datasets.msd.data_dir to their directory"
+        f"set datasets.{NAME}.data_dir to their directory"
     ),
     user_data=AUDIO,
     notes=(

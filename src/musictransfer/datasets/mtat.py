@@ -17,6 +17,7 @@ from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 
 log = logging.getLogger(__name__)
 
+NAME = "mtat"
 ANNOTATIONS = "annotations_final.csv"
 FOLDERS: tuple[str, ...] = tuple("0123456789abcdef")
 N_TAGS = 50
@@ -29,7 +30,7 @@ SPLIT_OF_FOLDER: dict[str, str] = {
 
 def check(root: Path) -> None:
     """The annotation table and the 16 audio folders."""
-    require_paths(root, [ANNOTATIONS, *FOLDERS], "mtat")
+    require_paths(root, [ANNOTATIONS, *FOLDERS], NAME)
 
 
 def top_tags(table: pd.DataFrame, n: int = N_TAGS) -> list[str]:
@@ -76,7 +77,7 @@ _MD5 = {
     ANNOTATIONS: "f04fa01752a8cc64f6e1ca142a0fef1d",
 }
 SPEC = DatasetSpec(
-    name="mtat",
+    name=NAME,
     title="MagnaTagATune",
     n_clips=None,
     remotes=tuple(
@@ -103,6 +104,6 @@ SPEC = DatasetSpec(
     manual=(
         "download mp3.zip.001-003 and annotations_final.csv from the MagnaTagATune page into "
         "the mirror directory (mirror/mtat/), or unzip the joined archive into a folder, copy "
-        "annotations_final.csv beside the 16 folders and set datasets.mtat.data_dir to it"
+        f"annotations_final.csv beside the 16 folders and set datasets.{NAME}.data_dir to it"
     ),
 )

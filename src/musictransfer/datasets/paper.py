@@ -102,9 +102,12 @@ class ReleasedDataset:
     Parameters
     ----------
     name
-        Our dataset name (what tasks in config.yaml refer to).
+        Our dataset name, the same for the released features and for the audio (the
+        real-dataset registry, :mod:`musictransfer.datasets.registry`, takes its target
+        names from here): what tasks in config.yaml refer to.
     stem
-        The authors' file stem: ``data_csv/<stem>.csv``, ``data_feats/<stem>_layer_<k>.npy``.
+        The authors' file stem: ``data_csv/<stem>.csv``, ``data_feats/<stem>_layer_<k>.npy``
+        (the only place it is written down).
     columns
         Released CSV column -> manifest column, for the labels and split columns kept.
     """

@@ -19,7 +19,7 @@ import pandas as pd
 from musictransfer.errors import ManifestError
 
 # Reference column -> manifest column, compared exactly (as strings) or approximately.
-_EXACT = {"label": "label", "category": "split", "fold": "fold"}
+_EXACT = {"label": "label", "category": "category", "fold": "fold"}
 _APPROX = {"label_arousal": "arousal", "label_valence": "valence"}
 
 

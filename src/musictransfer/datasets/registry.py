@@ -7,7 +7,7 @@ copy is complete, an optional post-processing step (joining split archives, cutt
 annotated segments), the function that turns a root directory into a manifest, and the
 licence. :mod:`musictransfer.datasets.download` and the ``download``/``manifest``
 commands only ever talk to this common interface, so adding a dataset is adding a module
-and one line in :data:`MODULES`.
+named after it and its name in :data:`NAMES`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from musictransfer.datasets.paper import RELEASED_DATASETS
 from musictransfer.errors import ConfigError, DownloadError
 
-MODULES: dict[str, str] = {
-    "ballroom_extended": "musictransfer.datasets.ballroom_extended",
-    "gtzan_genre": "musictransfer.datasets.gtzan_genre",
-    "gtzan_speechmusic": "musictransfer.datasets.gtzan_speechmusic",
-    "emoMusic": "musictransfer.datasets.emomusic",
-    "jamendo_vd": "musictransfer.datasets.jamendo_vd",
-    "urbansound": "musictransfer.datasets.urbansound",
-    "mtat": "musictransfer.datasets.mtat",
-    "msd": "musictransfer.datasets.msd",
-}
-"""Dataset name -> module. Target names are those of the authors' ``data_csv`` files."""
+NAMES: tuple[str, ...] = (*RELEASED_DATASETS, "mtat", "msd")
+"""Registered datasets, each the module ``musictransfer.datasets.<name>`` (whose ``SPEC``
+carries the name): the six targets are those of
+:data:`musictransfer.datasets.paper.RELEASED_DATASETS`, which also maps each to the
+authors' file stem, so a target dataset has one name everywhere; then the two tagging
+sources."""
+
+MODULES: dict[str, str] = {name: f"musictransfer.datasets.{name}" for name in NAMES}
+"""Dataset name -> module."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,8 @@ class DatasetSpec:
     Attributes
     ----------
     name
-        Registry name (the authors' CSV name for the targets; 'mtat', 'msd').
+        Registry name (the module's ``NAME``; the released-features name for the
+        targets).
     title
         Human-readable name.
     n_clips
@@ -101,8 +101,6 @@ class DatasetSpec:
         Optional ``(root, work_dir) -> root`` step run after unpacking (e.g. cutting the
         annotated segments of Jamendo into files under ``work_dir``); returns the
         directory the manifest is built from.
-    reference_csv
-        File name of the authors' metadata table in their ``data_csv`` folder, if any.
     subdir
         Folder inside the unpacked archives that is the dataset's root ('' = the top).
     user_data
@@ -122,15 +120,24 @@ class DatasetSpec:
     size: str
     manual: str
     postprocess: Callable[[Path, Path], Path] | None = None
-    reference_csv: str | None = None
     subdir: str = ""
     user_data: str | None = None
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def reference_csv(self) -> str | None:
+        """File name of the authors' metadata table in their ``data_csv`` folder, if any.
+
+        Read from :data:`~musictransfer.datasets.paper.RELEASED_DATASETS`, the one place
+        that maps a dataset to the authors' file stem.
+        """
+        released = RELEASED_DATASETS.get(self.name)
+        return None if released is None else Path(released.csv).name
+
 
 def names() -> list[str]:
     """All registered dataset names."""
-    return list(MODULES)
+    return list(NAMES)
 
 
 def get_spec(name: str) -> DatasetSpec:

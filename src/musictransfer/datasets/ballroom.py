@@ -3,8 +3,8 @@
 The dataset is distributed as metadata only (``extendedballroom_v1.1.xml`` with one md5
 per track, and a script that fetches each track's 30 s mp3 from ballroomdancers.com); no
 audio archive exists to fetch, so this module does not download: get the audio with the
-authors' script and point ``datasets.ballroom_extended.data_dir`` at the folder holding
-the 13 style folders.
+authors' script and point ``datasets.ballroom.data_dir`` at the folder holding the 13
+style folders.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pandas as pd
 
 from musictransfer.datasets._folders import check_class_folders, class_folder_rows
 from musictransfer.datasets.registry import DatasetSpec
+
+NAME = "ballroom"
 
 STYLES: tuple[str, ...] = (
     "Chacha", "Foxtrot", "Jive", "Pasodoble", "Rumba", "Salsa", "Samba", "Slowwaltz",
@@ -28,7 +30,7 @@ PREFIX = "ballroom_extended_2016/"
 
 def check(root: Path) -> None:
     """The 13 style folders must exist."""
-    check_class_folders(root, "", STYLES, "ballroom_extended")
+    check_class_folders(root, "", STYLES, NAME)
 
 
 def build_manifest(root: Path) -> pd.DataFrame:
@@ -37,7 +39,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 
 SPEC = DatasetSpec(
-    name="ballroom_extended",
+    name=NAME,
     title="Extended Ballroom",
     n_clips=4180,
     remotes=(),
@@ -54,8 +56,7 @@ SPEC = DatasetSpec(
         "download extendedballroom_v1.1.zip from http://anasynth.ircam.fr/home/media/"
         "ExtendedBallroom, run its getExtendedBallroomDataset.py (it checks each mp3 "
         "against the md5 in extendedballroom_v1.1.xml), and set "
-        "datasets.ballroom_extended.data_dir to the folder holding Chacha/, Foxtrot/, ..."
+        f"datasets.{NAME}.data_dir to the folder holding Chacha/, Foxtrot/, ..."
     ),
-    reference_csv="ballroom_extended.csv",
     notes=("no archive checksum: each track's md5 is in the XML and checked by the script",),
 )

@@ -9,6 +9,8 @@ import pandas as pd
 from musictransfer.datasets._folders import check_class_folders, class_folder_rows
 from musictransfer.datasets.registry import DatasetSpec, Remote
 
+NAME = "gtzan_speech_music"
+
 FOLDERS: tuple[str, ...] = ("music_wav", "speech_wav")
 CLASSES: tuple[str, ...] = ("music", "speech")
 PREFIX = "gtzan_music_speech/"
@@ -16,7 +18,7 @@ PREFIX = "gtzan_music_speech/"
 
 def check(root: Path) -> None:
     """``music_speech/music_wav`` and ``music_speech/speech_wav``."""
-    check_class_folders(root, "music_speech", FOLDERS, "gtzan_speechmusic")
+    check_class_folders(root, "music_speech", FOLDERS, NAME)
 
 
 def build_manifest(root: Path) -> pd.DataFrame:
@@ -25,7 +27,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 
 SPEC = DatasetSpec(
-    name="gtzan_speechmusic",
+    name=NAME,
     title="GTZAN music/speech",
     n_clips=128,
     remotes=(
@@ -46,7 +48,6 @@ SPEC = DatasetSpec(
     manual=(
         "download music_speech.tar.gz (marsyas.info; also on Kaggle as "
         "gtzan-musicspeech-collection), put it in the mirror directory, or unpack it and "
-        "set datasets.gtzan_speechmusic.data_dir to the folder holding music_speech/"
+        f"set datasets.{NAME}.data_dir to the folder holding music_speech/"
     ),
-    reference_csv="gtzan_speechmusic.csv",
 )

@@ -8,12 +8,13 @@ import pandas as pd
 
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 
+NAME = "urbansound8k"
 METADATA = "metadata/UrbanSound8K.csv"
 
 
 def check(root: Path) -> None:
     """The metadata table and the ten ``audio/fold<k>`` folders."""
-    require_paths(root, [METADATA, *(f"audio/fold{k}" for k in range(1, 11))], "urbansound")
+    require_paths(root, [METADATA, *(f"audio/fold{k}" for k in range(1, 11))], NAME)
 
 
 def build_manifest(root: Path) -> pd.DataFrame:
@@ -35,7 +36,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
 
 
 SPEC = DatasetSpec(
-    name="urbansound",
+    name=NAME,
     title="UrbanSound8K",
     n_clips=8732,
     remotes=(
@@ -58,9 +59,8 @@ SPEC = DatasetSpec(
     size="6.0 GB (tar.gz)",
     manual=(
         "download UrbanSound8K.tar.gz from Zenodo record 1203745, put it in the mirror "
-        "directory, or unpack it and set datasets.urbansound.data_dir to the UrbanSound8K "
+        f"directory, or unpack it and set datasets.{NAME}.data_dir to the UrbanSound8K "
         "folder (the one holding audio/ and metadata/)"
     ),
-    reference_csv="urbansound.csv",
     subdir="UrbanSound8K",
 )

@@ -21,10 +21,15 @@ from musictransfer.datasets._folders import audio_files
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 from musictransfer.errors import DownloadError
 
+NAME = "jamendo_vocal"
+
 SPLITS: tuple[str, ...] = ("train", "test", "valid")
 """Split folders in the authors' processing order."""
 LABELS: tuple[str, ...] = ("nosing", "sing")
 """Segment classes; the label code is the index (0 no singing, 1 singing)."""
+SPLIT_COLUMN = "category"
+"""The manifest column holding a segment's split: the authors' name for it (their
+``jamendo_vd.csv``), so a task reads the same column from real and released data."""
 LAB_DIR = "jamendo_lab"
 SEGMENTS = "segments"
 _SEGMENT_RE = re.compile(r"^(?P<song>.*)_(?P<k>\d+)$")
@@ -57,7 +62,7 @@ def _segmented(root: Path) -> bool:
 def check(root: Path) -> None:
     """Either the raw corpus (split folders + ``jamendo_lab``) or cut segments."""
     if not _segmented(root):
-        require_paths(root, [*SPLITS, LAB_DIR], "jamendo_vd")
+        require_paths(root, [*SPLITS, LAB_DIR], NAME)
 
 
 def cut_segments(root: Path, work_dir: Path) -> Path:
@@ -79,12 +84,12 @@ def cut_segments(root: Path, work_dir: Path) -> Path:
         for audio in audio_files(root / split, ("ogg", "mp3")):
             lab = root / LAB_DIR / f"{audio.stem}.lab"
             if not lab.is_file():
-                raise DownloadError(f"jamendo_vd: no annotation {lab} for {audio}")
+                raise DownloadError(f"{NAME}: no annotation {lab} for {audio}")
             signal, sr = sf.read(audio, dtype="float32", always_2d=True)
             song = authors_song_name(audio.name)
             for k, (start, end, label) in enumerate(read_lab(lab)):
                 if label not in LABELS:
-                    raise DownloadError(f"jamendo_vd: unknown label {label!r} in {lab}")
+                    raise DownloadError(f"{NAME}: unknown label {label!r} in {lab}")
                 piece = signal[int(start * sr) : int(end * sr)]
                 sf.write(tmp / split / label / f"{song}_{k}.wav", piece, sr, subtype="PCM_16")
     os.replace(tmp, out)
@@ -92,7 +97,10 @@ def cut_segments(root: Path, work_dir: Path) -> Path:
 
 
 def build_manifest(root: Path) -> pd.DataFrame:
-    """One row per segment file, by split (train, test, valid), song and segment index."""
+    """One row per segment file, by split (train, test, valid), song and segment index.
+
+    The split is in column :data:`SPLIT_COLUMN` ('train', 'valid' or 'test').
+    """
     rows = []
     for split in SPLITS:
         for code, label in enumerate(LABELS):
@@ -108,21 +116,21 @@ def build_manifest(root: Path) -> pd.DataFrame:
                         "filepath": rel,
                         "label": code,
                         "label_name": label,
-                        "split": split,
+                        SPLIT_COLUMN: split,
                         "_song": match["song"],
                         "_k": int(match["k"]),
                     }
                 )
     frame = pd.DataFrame(rows)
     order = {s: i for i, s in enumerate(SPLITS)}
-    frame["_split"] = frame["split"].map(order)
+    frame["_split"] = frame[SPLIT_COLUMN].map(order)
     frame = frame.sort_values(["_split", "_song", "_k"], kind="stable")
     return frame.drop(columns=["_split", "_song", "_k"]).reset_index(drop=True)
 
 
 _BASE = "http://www.mathieuramona.com/uploads/Main/"
 SPEC = DatasetSpec(
-    name="jamendo_vd",
+    name=NAME,
     title="Jamendo singing voice detection",
     n_clips=4086,
     remotes=(
@@ -149,9 +157,8 @@ SPEC = DatasetSpec(
     manual=(
         "download the Jamendo corpus (audio of the three splits and the annotations) from "
         "the dataset page, unpack it into one folder holding train/, valid/, test/ and "
-        "jamendo_lab/, and set datasets.jamendo_vd.data_dir to it"
+        f"jamendo_lab/, and set datasets.{NAME}.data_dir to it"
     ),
     postprocess=cut_segments,
-    reference_csv="jamendo_vd.csv",
     notes=("no checksum is published; the archives' structure is checked after unpacking",),
 )
