@@ -500,7 +500,7 @@ def plot_modern(table: pd.DataFrame, out_png: PathLike) -> Path:
                 ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=palette[r["combo"]], lw=1.2)
             ax.plot(r["score"], y, "o", ms=4, color=palette[r["combo"]])
         ax.set_yticks(range(len(methods)), methods, fontsize=7)
-        ax.invert_yaxis()
+        ax.set_ylim(len(methods) - 0.5, -0.5)  # first method on top, room for the offsets
         ax.set_title(task, fontsize=9)
         ax.set_xlabel(str(rows["metric"].iloc[0]), fontsize=8)
         ax.grid(axis="x", linewidth=0.3)
