@@ -336,10 +336,10 @@ def test_small_modern_run(repo, shared_paper, tmp_path):
         "    modern: {probes: [linear], combos: ['1'], n_boot: 200}\n"
     )
     args = [
+        "modern_table",
         "--configfile",
         str(overlay),
         *paper_config(shared_paper, tmp_path, "only_tasks=[gtzan_genre]"),
-        "modern_table",
     ]
     out = run_snakemake(repo, *args)
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
