@@ -48,6 +48,7 @@ include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/modern.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -134,6 +134,45 @@ class Reference:
     scores: Mapping[str, float] = field(default_factory=dict)
 
 
+MODERN_SPLITS = ("gtzan_fault_filtered", "emomusic_mediaeval", "column")
+"""The fixed splits a task of ``modern`` can use (:mod:`musictransfer.modern`)."""
+
+
+@dataclass(frozen=True)
+class ModernSplit:
+    """A task's fixed train / valid / test split (one entry of ``modern.tasks``).
+
+    ``split`` names a published protocol (its files are fetched and mapped onto the
+    released rows) or ``column``: the values of a column of the labels manifest, listed
+    per split in ``train``, ``valid`` and ``test``.
+    """
+
+    split: str
+    column: str | None = None
+    train: tuple[str, ...] = ("train",)
+    valid: tuple[str, ...] = ("valid",)
+    test: tuple[str, ...] = ("test",)
+
+    def to_json(self) -> str:
+        """The split as the rules pass it to a job (``--protocol``)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ModernSettings:
+    """The experiment's ``modern`` block: today's protocols beside the paper's.
+
+    Tasks in ``tasks`` get probes on a fixed split; the experiment's other tasks keep the
+    paper's cross-validation, whose fold spread the modern table reports instead.
+    """
+
+    tasks: dict[str, ModernSplit] = field(default_factory=dict)
+    probes: tuple[str, ...] = ("linear", "mlp")
+    combos: tuple[str, ...] = ("1", "12345", "mfcc", "mfcc+12345")
+    n_boot: int = 1000
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A resolved experiment preset.
@@ -165,6 +204,10 @@ class Experiment:
     """Tasks with a counterpart in the authors' result files: our name -> theirs."""
     description: str = ""
     notes: tuple[str, ...] = ()
+    modern: ModernSettings | None = None
+    """Today's protocols (fixed splits, probes, intervals); None: the paper's only."""
+    protocols_mirror: Path | None = None
+    """A directory of local copies of the split files (config key ``protocols_mirror``)."""
 
     @property
     def root(self) -> Path:
@@ -433,6 +476,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
                 )
         extractors[extractor] = expand_combos(combos, f"{where}.extractors.{extractor}")
     mirror = config.get("mirror")
+    protocols_mirror = config.get("protocols_mirror")
     batch_cells = _batch_cells(config, raw, where)
     return Experiment(
         name=name,
@@ -442,7 +486,64 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         extractors=extractors,
         mirror=check_mirror(mirror, "config key 'mirror'") if mirror else None,
         batch_cells=batch_cells,
+        modern=_modern_settings(raw, tasks, where),
+        protocols_mirror=(
+            check_mirror(protocols_mirror, "config key 'protocols_mirror'")
+            if protocols_mirror
+            else None
+        ),
         **_preset_settings(raw),
+    )
+
+
+def _modern_settings(
+    raw: Mapping[str, Any], tasks: Mapping[str, TaskSpec], where: str
+) -> ModernSettings | None:
+    """The preset's ``modern`` block, checked against its tasks (None where absent).
+
+    The schema checks the keys and types; this checks what it cannot: that each task of
+    the block is a task of the experiment, and that a ``column`` split names its column
+    and gives each split value to one split only.
+    """
+    block = raw.get("modern")
+    if block is None:
+        return None
+    where = f"{where}.modern"
+    defaults = ModernSettings()
+    splits: dict[str, ModernSplit] = {}
+    for task, entry in (block.get("tasks") or {}).items():
+        key = f"{where}.tasks.{task}"
+        if task not in tasks:
+            raise ConfigError(
+                f"{key} names a task the experiment does not have",
+                f"use one of its tasks: {', '.join(tasks)}",
+            )
+        split = ModernSplit(
+            split=entry["split"],
+            column=entry.get("column"),
+            train=tuple(str(v) for v in entry.get("train", ("train",))),
+            valid=tuple(str(v) for v in entry.get("valid", ("valid",))),
+            test=tuple(str(v) for v in entry.get("test", ("test",))),
+        )
+        if split.split == "column":
+            if not split.column:
+                raise ConfigError(
+                    f"{key}.column is required for split 'column'",
+                    "name the labels manifest column holding the split (e.g. category)",
+                )
+            values = [*split.train, *split.valid, *split.test]
+            if len(set(values)) != len(values):
+                raise ConfigError(
+                    f"{key}: a value is listed in more than one of train, valid and test",
+                    "give each value of the column to one split only",
+                )
+        splits[task] = split
+    return ModernSettings(
+        tasks=splits,
+        probes=tuple(dict.fromkeys(block.get("probes", defaults.probes))),
+        combos=expand_combos(block.get("combos", defaults.combos), f"{where}.combos"),
+        n_boot=int(block.get("n_boot", defaults.n_boot)),
+        seed=int(block.get("seed", defaults.seed)),
     )
 
 

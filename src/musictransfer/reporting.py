@@ -691,6 +691,9 @@ def write_report(
     references: Mapping[str, Any] | None = None,
     tasks: Sequence[str] | None = None,
     authors: PathLike | None = None,
+    modern: PathLike | None = None,
+    modern_paired: PathLike | None = None,
+    batch_boundary: PathLike | None = None,
 ) -> str:
     """Write the Markdown report and return its text.
 
@@ -714,6 +717,10 @@ def write_report(
     authors
         ``tables/authors.csv`` (:mod:`musictransfer.authors`): adds the section comparing
         every cell with the authors' own result files.
+    modern, modern_paired, batch_boundary
+        ``tables/modern.csv``, ``tables/modern_paired.csv`` and
+        ``tables/batch_boundary.csv`` (:mod:`musictransfer.modern`): add the section on
+        today's protocols (the last two are optional within it).
     """
     full = scores if isinstance(scores, pd.DataFrame) else load_scores(scores)
     table = paper_rows(full)
@@ -752,6 +759,12 @@ def write_report(
 
         lines += comparison_markdown(load_comparison(authors))
         figures += _figure_links(Path(figures_dir), out, ["authors"])
+    if modern is not None:
+        from musictransfer.modern import modern_markdown
+
+        lines += modern_markdown(modern, modern_paired, batch_boundary)
+        names = ["modern", *(["batch_boundary"] if batch_boundary is not None else [])]
+        figures += _figure_links(Path(figures_dir), out, names)[1:]  # summary is listed
     lines += ["## Figures", "", *figures, ""]
     text = "\n".join(lines)
     with atomic_path(out) as tmp:

@@ -287,6 +287,7 @@ def final_targets():
         f"{R}/figures/summary.png",
         f"{R}/report.md",
         *authors_outputs().values(),
+        *modern_outputs().values(),
         *task_checks(),
     ]
 
@@ -323,3 +324,116 @@ def released_mfcc_inputs(wildcards):
     if spec.mfcc is None:
         raise ValueError(f"the authors released no MFCC file for {wildcards.dataset}")
     return {"csv": released_file(spec.csv), "mfcc": released_file(spec.mfcc)}
+
+
+# --- Today's protocols (workflow/rules/modern.smk) ------------------------------------
+
+
+def protocols_mirror_option():
+    """The --mirror option of fetch_protocol_file (config `protocols_mirror`), or nothing.
+
+    The path as written in the config (not normalised): it is part of the jobs' params.
+    """
+    mirror = config.get("protocols_mirror")
+    return f"--mirror {shlex.quote(str(mirror))}" if mirror else ""
+
+
+def modern_tasks():
+    """Selected tasks with a fixed split in the experiment's `modern` block."""
+    if EXP.modern is None:
+        return []
+    return [t for t in selected_tasks() if t in EXP.modern.tasks]
+
+
+def modern_split_inputs(wildcards):
+    """A task's labels manifest and, for a published protocol, its table and split files."""
+    from musictransfer.modern import split_files
+
+    dataset = EXP.tasks[wildcards.task].dataset
+    files = split_files(EXP.modern.tasks[wildcards.task])
+    inputs = {"manifest": labels_manifest(dataset)}
+    if files:
+        inputs["released_csv"] = released_file(released_dataset(dataset).csv)
+        inputs["files"] = [f"{R}/downloads/protocols/{f}" for f in files]
+    return inputs
+
+
+def modern_split_file_args(wildcards, input):
+    """--released-csv / --files options of modern-split (none for a manifest column)."""
+    if "released_csv" not in input.keys():
+        return ""
+    files = " ".join(shlex.quote(f) for f in input.files)
+    return f"--released-csv {shlex.quote(input.released_csv)} --files {files}"
+
+
+def probe_inputs(wildcards):
+    """A probe's feature files and labels (as its cell's) and its task's split."""
+    inputs = evaluation_inputs(wildcards.task, wildcards.extractor, [wildcards.combo])
+    return {**inputs, "split": f"{R}/splits/{wildcards.task}.csv"}
+
+
+def modern_probe_files():
+    """Every probe's JSON: modern task x extractor x modern combination x probe kind."""
+    skipped = {s.split(" ")[0] for s in skipped_cells()}
+    tasks = modern_tasks()
+    return [
+        f"{R}/modern/{t}/{e}/{c}/{p}.json"
+        for t in tasks
+        for e in EXP.extractors
+        for c in EXP.modern.combos
+        for p in EXP.modern.probes
+        if f"{t}/{e}/{c}" not in skipped
+    ]
+
+
+def modern_paper_cells():
+    """The paper's cells of the modern combinations, of every selected task."""
+    if EXP.modern is None:
+        return []
+    return [
+        f"{R}/scores/{t}/{e}/{c}.json"
+        for t, e, c in selected_cells()
+        if c in EXP.modern.combos
+    ]
+
+
+def batch_boundary_datasets():
+    """Released classification datasets of the selected tasks (with `modern` only)."""
+    if EXP.modern is None or not released_features():
+        return []
+    datasets = [
+        EXP.tasks[t].dataset
+        for t in selected_tasks()
+        if EXP.tasks[t].type == "classification"
+        and EXP.tasks[t].dataset in RELEASED_DATASETS
+    ]
+    return list(dict.fromkeys(datasets))
+
+
+def modern_outputs():
+    """The modern table and figures, where the experiment has a `modern` block."""
+    if EXP.modern is None:
+        return {}
+    outputs = {
+        "modern": f"{R}/tables/modern.csv",
+        "modern_paired": f"{R}/tables/modern_paired.csv",
+        "modern_figure": f"{R}/figures/modern.png",
+    }
+    if batch_boundary_datasets():
+        outputs["batch_boundary"] = f"{R}/tables/batch_boundary.csv"
+        outputs["batch_boundary_figure"] = f"{R}/figures/batch_boundary.png"
+    return outputs
+
+
+def modern_report_args(wildcards, input):
+    """--modern / --modern-paired / --batch-boundary options of the report, where present."""
+    options = {
+        "modern": "--modern",
+        "modern_paired": "--modern-paired",
+        "batch_boundary": "--batch-boundary",
+    }
+    return " ".join(
+        f"{flag} {shlex.quote(input[name])}"
+        for name, flag in options.items()
+        if name in input.keys()
+    )

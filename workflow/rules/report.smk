@@ -92,6 +92,13 @@ rule write_report:
                 {"authors": authors_outputs()["authors"]} if authors_outputs() else {}
             )
         ),
+        unpack(
+            lambda w: {
+                k: v
+                for k, v in modern_outputs().items()
+                if k in ("modern", "modern_paired", "batch_boundary")
+            }
+        ),
         scores=f"{R}/tables/scores.csv",
         summary=f"{R}/figures/summary.png",
     output:
@@ -113,7 +120,9 @@ rule write_report:
         authors=lambda w, input: (
             f"--authors {input.authors}" if "authors" in input.keys() else ""
         ),
+        modern=modern_report_args,
     shell:
         "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
         "-o {output} --experiment {params.experiment} --tasks {params.tasks} "
-        "--references {params.references} --extra {params.extra} {params.authors} > {log} 2>&1"
+        "--references {params.references} --extra {params.extra} {params.authors} "
+        "{params.modern} > {log} 2>&1"

@@ -11,7 +11,8 @@ a command starts, so that a bad ``-o`` fails at once rather than after hours of 
 One parser per command: each command's ``add_<command>_parser`` sits beside its
 ``cmd_<command>`` handler, in a module by stage (:mod:`~musictransfer.cli.data`,
 :mod:`~musictransfer.cli.models`, :mod:`~musictransfer.cli.features`,
-:mod:`~musictransfer.cli.evaluate`, :mod:`~musictransfer.cli.report`); what they share
+:mod:`~musictransfer.cli.evaluate`, :mod:`~musictransfer.cli.report`,
+:mod:`~musictransfer.cli.modern`); what they share
 (argument types, output checks) is in :mod:`~musictransfer.cli.common`, and the error
 handling every command gets is :func:`main`, here.
 """
@@ -71,6 +72,20 @@ from musictransfer.cli.models import (
     cmd_random_convnet,
     cmd_train,
 )
+from musictransfer.cli.modern import (
+    add_batch_boundary_parser,
+    add_fetch_protocol_file_parser,
+    add_modern_split_parser,
+    add_modern_table_parser,
+    add_plot_batch_boundary_parser,
+    add_probe_parser,
+    cmd_batch_boundary,
+    cmd_fetch_protocol_file,
+    cmd_modern_split,
+    cmd_modern_table,
+    cmd_plot_batch_boundary,
+    cmd_probe,
+)
 from musictransfer.cli.report import (
     add_aggregate_parser,
     add_compare_authors_parser,
@@ -86,6 +101,7 @@ from musictransfer.errors import MusicTransferError
 __all__ = [
     "build_parser",
     "cmd_aggregate",
+    "cmd_batch_boundary",
     "cmd_check_task",
     "cmd_choi2017_stats",
     "cmd_compare_authors",
@@ -96,14 +112,19 @@ __all__ = [
     "cmd_extract_convnet",
     "cmd_extract_mfcc",
     "cmd_fetch_paper_file",
+    "cmd_fetch_protocol_file",
     "cmd_generate_demo",
     "cmd_import_paper_features",
     "cmd_import_paper_weights",
     "cmd_info",
     "cmd_manifest",
     "cmd_merge_folds",
+    "cmd_modern_split",
+    "cmd_modern_table",
     "cmd_plot",
+    "cmd_plot_batch_boundary",
     "cmd_prepare",
+    "cmd_probe",
     "cmd_random_convnet",
     "cmd_report",
     "cmd_tag",
@@ -180,6 +201,12 @@ COMMAND_PARSERS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_compare_authors_parser,
     add_fetch_paper_file_parser,
     add_import_paper_features_parser,
+    add_fetch_protocol_file_parser,
+    add_modern_split_parser,
+    add_probe_parser,
+    add_modern_table_parser,
+    add_batch_boundary_parser,
+    add_plot_batch_boundary_parser,
 )
 """Every sub-command's parser, in the order ``musictransfer --help`` lists them."""
 

@@ -102,7 +102,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
     return paths
 
 
-OUTPUT_FILES = ("out", "metrics", "features_out", "mfcc_out", "manifest_out")
+OUTPUT_FILES = ("out", "metrics", "features_out", "mfcc_out", "manifest_out", "paired", "figure")
 """Options naming files a command writes (``out`` may be a list: ``evaluate -o a b``)."""
 
 OUTPUT_DIRS = ("out_dir", "checkpoint_dir")

@@ -51,6 +51,9 @@ def cmd_report(args: argparse.Namespace) -> None:
         references=args.references,
         tasks=args.tasks,
         authors=args.authors,
+        modern=args.modern,
+        modern_paired=args.modern_paired,
+        batch_boundary=args.batch_boundary,
     )
 
 
@@ -65,6 +68,9 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--references", type=json_arg, default={}, help="task -> reference (JSON)")
     p.add_argument("--tasks", nargs="*", default=None, help="tasks, in report order")
     p.add_argument("--authors", type=Path, help="tables/authors.csv: compare with their results")
+    p.add_argument("--modern", type=Path, help="tables/modern.csv: today's protocols")
+    p.add_argument("--modern-paired", type=Path, help="tables/modern_paired.csv")
+    p.add_argument("--batch-boundary", type=Path, help="tables/batch_boundary.csv")
 
 
 def cmd_compare_authors(args: argparse.Namespace) -> None:
