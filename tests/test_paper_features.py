@@ -425,6 +425,8 @@ def test_small_real_run_matches_plain_gridsearch(repo, shared_paper, tmp_path):
                   f"mirror={shared_paper}", f"results={results}")  # fmt: skip
     root = results / "paper_features"
     scores = pd.read_csv(root / "tables" / "scores.csv", dtype={"combo": str})
+    assert set(scores["protocol"]) == {"paper", "authors_script"}
+    scores = scores[scores["protocol"] == "paper"]
     assert set(scores["task"]) == {"gtzan_speech_music"}
     assert set(scores["extractor"]) == {"choi2017"} and sorted(scores["combo"]) == sorted(combos)
     table = pd.read_csv(shared_paper / CSV, index_col=0)

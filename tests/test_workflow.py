@@ -89,8 +89,9 @@ def test_end_to_end_reduced_demo(demo_run):
     root, _ = demo_run
     scores = pd.read_csv(root / "tables" / "scores.csv")
     assert {"task", "extractor", "combo", "metric", "score", "best_params"} <= set(scores.columns)
-    # 7 tasks x (4 combos of the tagger + 2 of the random convnet).
-    assert len(scores) == 7 * 6
+    # 7 tasks x (4 combos of the tagger + 2 of the random convnet), each read two ways.
+    assert len(scores) == 7 * 6 * 2
+    assert scores.groupby("protocol").size().to_dict() == {"authors_script": 42, "paper": 42}
     assert set(scores["extractor"]) == {"tagger-demo_tags", "random"}
     assert scores["score"].notna().all()
     acc = scores[scores["metric"] == "accuracy"]["score"]
