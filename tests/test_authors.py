@@ -307,3 +307,14 @@ def test_a_corrupt_result_file_is_named(tmp_path):
     bad.write_bytes(b"not numpy")
     with pytest.raises(MusicTransferError, match=r"T_gtzan_genre_F_mine_0_CL_SVC\.npy"):
         authors.read_result(bad)
+
+
+def test_integer_labels_keep_their_numeric_class_order():
+    """libsvm breaks one-vs-one vote ties by class order: '10' must not sort before '2'."""
+    from musictransfer.evaluation import class_labels
+
+    labels = class_labels(np.array(["10", "2", "0", "12"]))
+    assert labels.dtype.kind == "i" and list(np.unique(labels)) == [0, 2, 10, 12]
+    assert list(class_labels(np.array([" 3", "-1"]))) == [3, -1]
+    for text in (["rock", "pop"], ["1", "a"], ["1.5", "2"]):
+        assert class_labels(np.array(text)).dtype.kind == "U"

@@ -18,7 +18,7 @@ import pytest
 from musictransfer.cli import main
 from musictransfer.config import ModernSplit, load_config, resolve_experiment, task_spec
 from musictransfer.errors import ConfigError, ManifestError
-from musictransfer.features import save_features
+from musictransfer.featurefile import save_features
 from musictransfer.modern import (
     BATCH_CAUTION,
     MODERN_SPLIT,

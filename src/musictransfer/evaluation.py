@@ -244,10 +244,26 @@ def task_targets(
                 "fix those rows, or set the task's type to classification",
             )
     else:
-        y = y.astype(str)
+        y = class_labels(y)
     groups = manifest[task.cv.column].to_numpy() if task.cv.column else None
     check_task_data(task, y, groups, source)
     return y, groups
+
+
+def class_labels(values: np.ndarray) -> np.ndarray:
+    """Class labels as the estimator should see them: integers if every label is one.
+
+    The order of the classes is not cosmetic: libsvm's one-vs-one vote gives a tie to the
+    class that comes first, and classes come in sorted order. The authors' labels were
+    integers (Extended Ballroom's 0-12); read as text, '10' would sort before '2' and ties
+    would go elsewhere, moving a clip here and there. Integer labels keep their numeric
+    order; any other labels are compared as text.
+    """
+    text = np.asarray(values).astype(str)
+    stripped = np.char.strip(text)
+    if stripped.size and all(s.lstrip("+-").isdigit() for s in stripped):
+        return stripped.astype(np.int64)
+    return text
 
 
 def check_task_data(

@@ -251,7 +251,7 @@ def probe_cell(
     """
     import numpy as np
 
-    from musictransfer.features import load_features
+    from musictransfer.featurefile import load_features
     from musictransfer.pipeline import load_cell
     from musictransfer.probes import fit_probe
     from musictransfer.provenance import provenance
@@ -561,7 +561,7 @@ def batch_boundary_files(
     from musictransfer.batch_context import batch_boundary_tables
     from musictransfer.datasets.manifest import read_manifest
     from musictransfer.evaluation import align_rows
-    from musictransfer.features import load_features
+    from musictransfer.featurefile import load_features
     from musictransfer.files import atomic_path
 
     loaded = {}
