@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,31 @@ def shared_audio() -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not found (set MUSICTRANSFER_SHARED)")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_protocols() -> Path:
+    """../shared/protocols: today's split files as published (skip where absent)."""
+    path = SHARED / "protocols"
+    if not path.is_dir():
+        pytest.skip(f"{path} not found (set MUSICTRANSFER_SHARED)")
+    return path
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A directory served over HTTP on 127.0.0.1; yields (root, base_url)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass

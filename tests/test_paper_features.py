@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
+from conftest import QuietHandler
 from musictransfer.datasets import paper
 from musictransfer.errors import DownloadError
 from musictransfer.featurefile import load_features
@@ -145,25 +146,6 @@ def test_a_bad_registry_line_is_refused(tmp_path):
         paper.read_registry(bad)
 
 
-@pytest.fixture
-def http_root(tmp_path):
-    """A directory served over HTTP on 127.0.0.1; yields (root, base_url)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 def test_download_verifies_the_checksum(http_root, shared_paper, tmp_path):
     root, url = http_root
     (root / "data_csv").mkdir()
@@ -201,7 +183,7 @@ class FlakyHandler(QuietHandler):
 
     seen: dict[str, int]
 
-    def do_GET(self):
+    def do_GET(self):  # noqa: N802 (http.server names the method)
         self.seen[self.path] = self.seen.get(self.path, 0) + 1
         if self.seen[self.path] == 1:
             self.send_error(503, "try again")

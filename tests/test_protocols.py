@@ -7,14 +7,11 @@ served from a local HTTP server.
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import json
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pandas as pd
@@ -31,15 +28,6 @@ EMOMUSIC_JSON_ENV = "MUSICTRANSFER_EMOMUSIC_JSON"
 
 
 @pytest.fixture(scope="module")
-def shared_protocols() -> Path:
-    """../shared/protocols: the split files as published (skip where absent)."""
-    path = SHARED / "protocols"
-    if not path.is_dir():
-        pytest.skip(f"{path} not found (set MUSICTRANSFER_SHARED)")
-    return path
-
-
-@pytest.fixture(scope="module")
 def emomusic_json() -> Path:
     """JukeMIR's emomusic.json.gz, verified: $MUSICTRANSFER_EMOMUSIC_JSON or the shared mirror."""
     candidates = [os.environ.get(EMOMUSIC_JSON_ENV), SHARED / "protocols" / "emomusic.json.gz"]
@@ -49,25 +37,6 @@ def emomusic_json() -> Path:
             assert file_hash(candidate) == entry.sha256, f"{candidate} is not the pinned file"
             return Path(candidate)
     pytest.skip(f"no emomusic.json.gz (set {EMOMUSIC_JSON_ENV} or add it to the shared mirror)")
-
-
-@pytest.fixture
-def http_root(tmp_path):
-    """A directory served over HTTP on 127.0.0.1; yields (root, base_url)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def _serve(root: Path, name: str, data: bytes) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
-from musictransfer.errors import ConfigError
+from musictransfer.errors import ConfigError, DownloadError
 
 DOWNLOAD_RETRIES = 3
 """Extra attempts after a failed download (network errors, truncated transfers); pooch
@@ -60,3 +61,44 @@ def check_mirror(mirror: str | os.PathLike[str], where: str) -> Path:
             "correct the path, or unset the mirror to download the files instead",
         )
     return path
+
+
+def fetch_verified(
+    fetcher: Any,
+    path: str,
+    destination: str | os.PathLike[str],
+    mirror: str | os.PathLike[str] | None = None,
+    mirror_key: str = "mirror",
+    layout: str = "",
+) -> Path:
+    """Fetch ``path`` with a pooch ``fetcher`` (temporary file, SHA-256 verified, retried).
+
+    Every pinned download of the package goes through here, so that a failure reads the
+    same everywhere: a checksum mismatch keeps nothing, and a failed transfer says where a
+    copy would go (``<mirror>/<path>`` when a mirror is set but lacks the file; otherwise
+    to set ``mirror_key``, laid out as ``layout``).
+
+    Raises
+    ------
+    DownloadError
+        On a checksum mismatch or a failed transfer.
+    """
+    url = fetcher.get_url(path)
+    try:
+        return Path(fetcher.fetch(path, progressbar=False))
+    except ValueError as exc:
+        raise DownloadError(
+            f"checksum mismatch for {path} downloaded from {url}: {exc}",
+            "the server sent a different file; nothing was kept. Check the URL or use a "
+            f"verified local copy ({mirror_key})",
+        ) from exc
+    except OSError as exc:  # requests' RequestException is an OSError
+        raise DownloadError(
+            f"could not download {path} from {url}: {exc}",
+            f"put a copy in the mirror as {Path(mirror) / path}, check the network, or "
+            f"download the file by hand to {destination}"
+            if mirror
+            else f"check the network, or set {mirror_key} to a directory holding {path}"
+            + (f" (layout {layout})" if layout else "")
+            + f", or download the file by hand to {destination}",
+        ) from exc

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
+from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, fetch_verified, file_hash
 
 if TYPE_CHECKING:  # the workflow imports this module where NumPy or pooch may be absent
     import numpy as np
@@ -341,30 +341,15 @@ def _in_mirror(path: str, mirror: PathLike | None, key: str = "mirror") -> Path 
 def _download(
     fetcher: pooch.Pooch, path: str, destination: Path, mirror: PathLike | None = None
 ) -> Path:
-    """Fetch ``path`` with ``fetcher`` (temporary file, verified, moved; retried).
-
-    The hint of a failed download says where the file would go in ``mirror`` when one
-    is set (it exists but lacks the file), and to set one otherwise.
-    """
-    url = fetcher.get_url(path)
-    try:
-        return Path(fetcher.fetch(path, progressbar=False))
-    except ValueError as exc:
-        raise DownloadError(
-            f"checksum mismatch for {path} downloaded from {url}: {exc}",
-            "the server sent a different file; nothing was kept. Check the URL or use a "
-            "verified local copy (config key 'mirror')",
-        ) from exc
-    except OSError as exc:  # requests' RequestException is an OSError
-        raise DownloadError(
-            f"could not download {path} from {url}: {exc}",
-            f"put a copy in the mirror as {Path(mirror) / path}, check the network, or "
-            f"download the file by hand to {destination}"
-            if mirror
-            else f"check the network, or set the config key 'mirror' (or {MIRROR_ENV}) to a "
-            f"directory holding {path} (layout data_csv/, data_feats/, weights/, "
-            f"result_transfer/), or download the file by hand to {destination}",
-        ) from exc
+    """Fetch ``path`` with ``fetcher`` (:func:`musictransfer.fetching.fetch_verified`)."""
+    return fetch_verified(
+        fetcher,
+        path,
+        destination,
+        mirror,
+        mirror_key=f"the config key 'mirror' (or {MIRROR_ENV})",
+        layout="data_csv/, data_feats/, weights/, result_transfer/",
+    )
 
 
 # --- conversion ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
+from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, fetch_verified, file_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,30 +268,21 @@ def _download(
     """Download ``entry`` into ``staging`` with pooch (verified, retried); its path there."""
     import pooch
 
-    url = entry.url(base_url)
     fetcher = pooch.create(
         path=staging,
         base_url="",
         registry={entry.path: f"sha256:{entry.sha256}"},
-        urls={entry.path: url},
+        urls={entry.path: entry.url(base_url)},
         retry_if_failed=retries,
     )
-    try:
-        return Path(fetcher.fetch(entry.path, progressbar=False))
-    except ValueError as exc:
-        raise DownloadError(
-            f"checksum mismatch for {entry.path} downloaded from {url}: {exc}",
-            "the server sent a different file; nothing was kept. Check the URL or use a "
-            "verified local copy (config key 'mirror')",
-        ) from exc
-    except OSError as exc:  # requests' RequestException is an OSError
-        raise DownloadError(
-            f"could not download {entry.path} from {url}: {exc}",
-            f"put a copy in the mirror as {Path(mirror) / entry.path}, or check the network"
-            if mirror
-            else "check the network, or set the config key 'mirror' to a directory holding "
-            f"{entry.path} (layout gtzan_fault_filtered/, emomusic_split.csv)",
-        ) from exc
+    return fetch_verified(
+        fetcher,
+        entry.path,
+        staging.parent,
+        mirror,
+        mirror_key="the config key 'protocols_mirror'",
+        layout="gtzan_fault_filtered/, emomusic_split.csv",
+    )
 
 
 # --- EmoMusic -------------------------------------------------------------------------------
