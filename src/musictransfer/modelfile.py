@@ -140,7 +140,7 @@ def save_random_convnet(out: str | os.PathLike[str], seed: int = 0) -> None:
     is *not* equivalent here: the input is in dB (values in [-80, 0]), so every
     first-layer channel gets a large offset (the sum of its weights times the mean dB
     level), ELU saturates the channels with a negative offset to a constant -1, and the
-    activations' scale grows layer after layer. On the recordings of ../shared/audio
+    activations' scale grows layer after layer. On the project's 14 test recordings
     this left 18 of the 160 feature dimensions constant across clips and values up to
     ~90, while batch statistics left none constant and values of order 1.
 

@@ -21,6 +21,10 @@ Handler = Callable[[argparse.Namespace], None]
 DEBUG_HELP = "show the traceback of user errors too (they are one line otherwise)"
 
 
+MIRROR_HELP = "directory of verified copies (data_csv/, data_feats/, weights/, result_transfer/)"
+"""Help of every --mirror option for the authors' released files."""
+
+
 def add_command(
     sub: argparse._SubParsersAction, name: str, handler: Handler, help_text: str
 ) -> argparse.ArgumentParser:
@@ -75,7 +79,7 @@ def add_choi2017_options(p: argparse.ArgumentParser) -> None:
         "(Keras 1 mode 2 over batches of --batch-size files, as the authors), 'dataset' "
         "(frozen over all the files given)",
     )
-    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
+    p.add_argument("--mirror", type=Path, help=MIRROR_HELP)
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[Path]:

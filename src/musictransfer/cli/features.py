@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from musictransfer.cli.common import (
+    MIRROR_HELP,
     add_choi2017_options,
     add_command,
     expand_inputs,
@@ -194,4 +195,4 @@ def add_choi2017_stats_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+")
     p.add_argument("-o", "--out", required=True, type=Path, help="output .json")
     p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
-    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
+    p.add_argument("--mirror", type=Path, help=MIRROR_HELP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from musictransfer.cli.common import add_command, json_arg, positive_int
+from musictransfer.cli.common import MIRROR_HELP, add_command, json_arg, positive_int
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -70,4 +70,4 @@ def add_import_paper_weights_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--weights", type=Path, help="weights_theano.hdf5 (default: mirror/download)")
-    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/paper")
+    p.add_argument("--mirror", type=Path, help=MIRROR_HELP)

@@ -33,7 +33,11 @@ def add_fetch_protocol_file_parser(sub: argparse._SubParsersAction) -> None:
         "or emomusic_split.csv",
     )
     p.add_argument("-o", "--out", required=True, type=Path)
-    p.add_argument("--mirror", type=Path, help="directory laid out like ../shared/protocols")
+    p.add_argument(
+        "--mirror",
+        type=Path,
+        help="directory of verified split files (gtzan_fault_filtered/, emomusic_split.csv)",
+    )
     p.add_argument("--base-url", help="where GitHub serves raw files (default: GitHub's)")
 
 

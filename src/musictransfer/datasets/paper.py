@@ -231,7 +231,7 @@ def fetch_released(
     path
         Mirror-layout path, e.g. ``'weights/weights_theano.hdf5'``.
     mirror
-        Directory laid out like ``../shared/paper`` (``<mirror>/<path>``, or the file
+        Directory laid out like the authors' repository (``<mirror>/<path>``, or the file
         directly in it); default ``$MUSICTRANSFER_MIRROR``.
     cache
         Download directory (default: see :func:`released_files`).
