@@ -24,8 +24,9 @@ import numpy as np
 from musictransfer.config import load_config, resolve_experiment
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.datasets.paper import load_released
-from musictransfer.evaluation import evaluate_cell, task_targets
+from musictransfer.evaluation import evaluate_cell
 from musictransfer.featurefile import select_combo
+from musictransfer.taskdata import task_targets
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -311,7 +311,7 @@ def test_a_corrupt_result_file_is_named(tmp_path):
 
 def test_integer_labels_keep_their_numeric_class_order():
     """libsvm breaks one-vs-one vote ties by class order: '10' must not sort before '2'."""
-    from musictransfer.evaluation import class_labels
+    from musictransfer.taskdata import class_labels
 
     labels = class_labels(np.array(["10", "2", "0", "12"]))
     assert labels.dtype.kind == "i" and list(np.unique(labels)) == [0, 2, 10, 12]

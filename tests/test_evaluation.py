@@ -27,7 +27,6 @@ from musictransfer.config import CVSpec, TaskSpec
 from musictransfer.datasets.paper import load_released
 from musictransfer.errors import ConfigError
 from musictransfer.evaluation import (
-    cv_splitter,
     evaluate_cell,
     evaluate_fold_part,
     merge_fold_parts,
@@ -36,6 +35,7 @@ from musictransfer.evaluation import (
     run_fast_grid,
 )
 from musictransfer.featurefile import select_combo
+from musictransfer.folds import cv_splitter
 from musictransfer.ipm import solve_box_qp
 from musictransfer.readings import Setting
 from musictransfer.svm_grid import fast_grid_search, grid_settings

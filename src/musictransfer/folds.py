@@ -14,9 +14,19 @@ assignment, so the paper's protocol runs on the authors' folds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator, KFold
+from sklearn.model_selection import (
+    BaseCrossValidator,
+    KFold,
+    PredefinedSplit,
+    StratifiedKFold,
+)
+
+from musictransfer.config import CVSpec
+from musictransfer.datasets.manifest import MISSING_HINT, missing_mask
+from musictransfer.errors import ManifestError
 
 
 def legacy_stratified_folds(y: np.ndarray, n_splits: int) -> np.ndarray:
@@ -59,3 +69,30 @@ class LegacyStratifiedKFold(BaseCrossValidator):
     def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
         """The number of folds."""
         return self.n_splits
+
+
+def cv_splitter(cv: CVSpec, task_type: str, groups: np.ndarray | None = None) -> Any:
+    """A scikit-learn splitter for the task's cross-validation scheme.
+
+    ``groups`` holds the manifest column named by ``cv.column`` for the predefined
+    schemes: for ``predefined_split`` rows whose value is in ``cv.test`` form the test
+    set and all others train; for ``predefined_folds`` each value is a fold.
+    """
+    if cv.scheme == "stratified_kfold":
+        return StratifiedKFold(n_splits=cv.n_splits)
+    if cv.scheme == "stratified_kfold_legacy":
+        return LegacyStratifiedKFold(n_splits=cv.n_splits)
+    if cv.scheme == "kfold":
+        return KFold(n_splits=cv.n_splits)
+    if groups is None:
+        raise ValueError(f"the {cv.scheme} scheme needs the {cv.column!r} column")
+    if missing_mask(groups).any():
+        # astype(str) would turn a missing value into a split or fold of its own ('nan').
+        raise ManifestError(f"the {cv.column!r} column has missing values", MISSING_HINT)
+    values = np.asarray(groups).astype(str)
+    if cv.scheme == "predefined_split":
+        return PredefinedSplit(np.where(np.isin(values, list(cv.test)), 0, -1))
+    if cv.scheme == "predefined_folds":
+        _, fold_index = np.unique(values, return_inverse=True)
+        return PredefinedSplit(fold_index)
+    raise ValueError(f"unknown cv scheme {cv.scheme!r}")

@@ -560,9 +560,9 @@ def batch_boundary_files(
     """
     from musictransfer.batch_context import batch_boundary_tables
     from musictransfer.datasets.manifest import read_manifest
-    from musictransfer.evaluation import align_rows
     from musictransfer.featurefile import load_features
     from musictransfer.files import atomic_path
+    from musictransfer.taskdata import align_rows
 
     loaded = {}
     for name, (features, manifest, column) in datasets.items():

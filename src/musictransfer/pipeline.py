@@ -16,16 +16,10 @@ from typing import TYPE_CHECKING, Any
 from musictransfer.config import TaskSpec, task_spec
 from musictransfer.datasets.manifest import read_manifest
 from musictransfer.errors import ConfigError
-from musictransfer.evaluation import (
-    align_rows,
-    check_task,
-    evaluate_cell,
-    evaluate_fold_part,
-    merge_fold_parts,
-    task_targets,
-)
+from musictransfer.evaluation import evaluate_cell, evaluate_fold_part, merge_fold_parts
 from musictransfer.featurefile import load_features, select_combo
 from musictransfer.files import write_json
+from musictransfer.taskdata import align_rows, check_task, task_targets
 
 if TYPE_CHECKING:
     import numpy as np

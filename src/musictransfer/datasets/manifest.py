@@ -25,7 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from musictransfer.errors import ManifestError
@@ -94,3 +96,18 @@ def resolve_paths(frame: pd.DataFrame, manifest_path: str | os.PathLike[str]) ->
     """Absolute audio paths: relative entries are taken from the manifest's directory."""
     base = Path(manifest_path).parent
     return [p if (p := Path(v)).is_absolute() else base / p for v in frame["path"]]
+
+
+MISSING_MARKERS = frozenset({"", "nan", "na", "n/a", "<na>", "#n/a", "null", "none"})
+"""Cell texts (stripped, lower-cased) that mean "no value": what pandas would read as NaN
+and what ``str()`` of a missing value gives. A manifest is read with these kept as text
+(``keep_default_na=False``), so a label 'nan' would otherwise become a class of its own."""
+
+MISSING_HINT = "fill in or remove those rows in the dataset's manifest, then rerun"
+
+
+def missing_mask(values: Any) -> np.ndarray:
+    """True where a manifest cell holds no value: None/NaN, empty, or a missing marker."""
+    series = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    marker = series.map(lambda v: str(v).strip().lower() in MISSING_MARKERS)
+    return (series.isna() | marker).to_numpy(bool)
