@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from musictransfer.errors import MusicTransferError
+from musictransfer.figures import plot_scores
 from musictransfer.reporting import (
     aggregate_scores,
     load_scores,
     parse_references,
-    plot_scores,
     summarise_task,
     write_report,
 )

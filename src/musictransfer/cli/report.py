@@ -24,7 +24,7 @@ def add_aggregate_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> None:
     """Draw the per-task and summary figures from the score table."""
-    from musictransfer.reporting import plot_scores
+    from musictransfer.figures import plot_scores
 
     plot_scores(args.scores, args.out_dir, tasks=args.tasks, references=args.references)
 
