@@ -20,17 +20,19 @@ from musictransfer.config import ModernSplit, load_config, resolve_experiment, t
 from musictransfer.errors import ConfigError, ManifestError
 from musictransfer.featurefile import save_features
 from musictransfer.modern import (
-    BATCH_CAUTION,
     MODERN_SPLIT,
     PAPER_CV,
-    modern_markdown,
-    modern_rows,
-    paired_comparisons,
     probe_cell_files,
     read_split,
     split_files,
     split_table,
     write_split,
+)
+from musictransfer.modern_report import (
+    BATCH_CAUTION,
+    modern_markdown,
+    modern_rows,
+    paired_comparisons,
 )
 from musictransfer.reporting import write_report
 
@@ -230,7 +232,7 @@ def test_paired_comparison_refuses_different_test_clips(probes):
 
 def test_report_gets_the_modern_section(probes, tmp_path):
     cells = [paper_cell(tmp_path, "12345", [0.8, 0.9, 1.0])]
-    from musictransfer.modern import modern_table_files
+    from musictransfer.modern_report import modern_table_files
     from musictransfer.reporting import aggregate_scores
 
     figures = tmp_path / "figures"

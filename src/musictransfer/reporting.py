@@ -559,7 +559,7 @@ def write_report(
         lines += comparison_markdown(load_comparison(authors))
         figures += _figure_links(Path(figures_dir), out, ["authors"])
     if modern is not None:
-        from musictransfer.modern import modern_markdown
+        from musictransfer.modern_report import modern_markdown
 
         lines += modern_markdown(modern, modern_paired, batch_boundary)
         names = ["modern", *(["batch_boundary"] if batch_boundary is not None else [])]

@@ -90,7 +90,7 @@ def add_probe_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_modern_table(args: argparse.Namespace) -> None:
     """The modern table, the paired comparisons and their figure."""
-    from musictransfer.modern import modern_table_files
+    from musictransfer.modern_report import modern_table_files
 
     modern_table_files(
         args.cells, args.probes, args.out, args.paired, args.figure, tasks=args.tasks,
@@ -115,7 +115,7 @@ def add_modern_table_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_batch_boundary(args: argparse.Namespace) -> None:
     """Separability of class halves at and away from the released features' batch edges."""
-    from musictransfer.modern import batch_boundary_files
+    from musictransfer.modern_report import batch_boundary_files
 
     if not (len(args.dataset) == len(args.features) == len(args.manifest)):
         raise ConfigError(
@@ -144,7 +144,7 @@ def add_batch_boundary_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_plot_batch_boundary(args: argparse.Namespace) -> None:
     """The batch-boundary figure from its table."""
-    from musictransfer.modern import plot_batch_boundary_file
+    from musictransfer.modern_report import plot_batch_boundary_file
 
     plot_batch_boundary_file(args.table, args.out)
 
