@@ -23,6 +23,7 @@ CLI imports this module for every command, and the report's environment has no Y
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from musictransfer.config import ModernSplit, TaskSpec
 
 PathLike = str | os.PathLike[str]
+
+log = logging.getLogger(__name__)
 
 SPLIT_NAMES = ("train", "valid", "test")
 
@@ -185,7 +188,7 @@ def write_split(
         )
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
-    print(f"{out}: {counts}", flush=True)
+    log.info("%s: %s", out, counts)
     return counts
 
 
@@ -244,14 +247,12 @@ def probe_cell(
     """
     import numpy as np
 
-    from musictransfer.featurefile import load_features
     from musictransfer.pipeline import load_cell
     from musictransfer.probes import fit_probe
     from musictransfer.provenance import provenance
     from musictransfer.stats import bootstrap_ci
 
-    X, y, _ = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
-    _, ids = load_features(mfcc if convnet is None else convnet)
+    X, y, _, ids = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     parts = read_split(split, [str(i) for i in ids])
     idx = {name: np.flatnonzero(parts == name) for name in SPLIT_NAMES}
     result = fit_probe(
@@ -273,12 +274,11 @@ def probe_cell(
         "ci": ci.to_dict(),
         "provenance": provenance(),
     }
-    print(
-        f"{spec.name}/{extractor}/{combo}/{kind}: {result.metric} {result.test_score:.4f} "
-        f"[{ci.low:.4f}, {ci.high:.4f}], valid {result.valid_score:.4f}, "
-        f"n = {result.n_train}/{result.n_valid}/{result.n_test}",
-        flush=True,
-    )
+    log.info(
+        "%s/%s/%s/%s: %s %.4f [%.4f, %.4f], valid %.4f, n = %d/%d/%d",
+        spec.name, extractor, combo, kind, result.metric, result.test_score, ci.low, ci.high,
+        result.valid_score, result.n_train, result.n_valid, result.n_test,
+    )  # fmt: skip
     return record
 
 

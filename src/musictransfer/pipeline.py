@@ -55,7 +55,7 @@ def evaluate_cell_files(
             "evaluate the whole cell with method 'reference', or its folds with 'fast'",
         )
     spec = task if isinstance(task, TaskSpec) else task_spec(task)
-    X, y, groups = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
+    X, y, groups, _ = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     if fold_part is None:
         result = evaluate_cell(
             X, y, spec, extractor, combo, groups=groups, n_jobs=threads, method=method
@@ -148,8 +148,8 @@ def load_cell(
     manifest: PathLike,
     convnet: PathLike | None,
     mfcc: PathLike | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """A cell's feature matrix, targets and split column, rows aligned by clip id.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """A cell's feature matrix, targets, split column and clip ids, rows aligned by id.
 
     The manifest is checked against the task first (:func:`check_task`: columns, missing
     values with the file's line numbers, classes, folds), before any feature is read.
@@ -169,4 +169,4 @@ def load_cell(
     X = select_combo(combo, conv, mf)
     rows = align_rows(ids, frame, manifest)
     y, groups = task_targets(spec, rows, manifest)
-    return X, y, groups
+    return X, y, groups, ids
