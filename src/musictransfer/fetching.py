@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,34 @@ def fetch_verified(
             + (f" (layout {layout})" if layout else "")
             + f", or download the file by hand to {destination}",
         ) from exc
+
+
+def place_verified(
+    out: str | os.PathLike[str],
+    expected: str,
+    local: Path | None,
+    download: Callable[[Path], Path],
+) -> Path:
+    """Put the pinned file at ``out``: a verified mirror copy, else a download.
+
+    ``local`` is the mirror's copy, already checked against ``expected`` (or None). A file
+    already at ``out`` with the expected SHA-256 is kept as it is. Otherwise ``download``
+    is called with a private staging directory beside ``out`` and returns the verified
+    file it made there, which is moved into place; the staging directory is removed
+    whatever happens, so nothing is written outside ``out``.
+    """
+    from musictransfer.files import atomic_path  # NumPy: only where a file is written
+
+    out = Path(out)
+    if local is not None:
+        with atomic_path(out) as tmp:
+            shutil.copyfile(local, tmp)
+        return out
+    if out.is_file() and file_hash(out) == expected:
+        return out
+    staging = out.parent / f".{out.name}.download"
+    try:
+        os.replace(download(staging), out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

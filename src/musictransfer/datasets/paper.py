@@ -29,14 +29,19 @@ two weight files, whose place in the authors' repository differs).
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictransfer.constants import MFCC_DIM, N_CHANNELS, N_LAYERS
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, fetch_verified, file_hash
+from musictransfer.fetching import (
+    DOWNLOAD_RETRIES,
+    check_mirror,
+    fetch_verified,
+    file_hash,
+    place_verified,
+)
 
 if TYPE_CHECKING:  # the workflow imports this module where NumPy or pooch may be absent
     import numpy as np
@@ -293,24 +298,13 @@ def fetch_released_file(
         On a checksum mismatch (naming the file; nothing is left at ``out``) or a failed
         download (with what to do instead).
     """
-    from musictransfer.files import atomic_path
-
-    expected = _known_hash(path)
     out = Path(out)
-    local = _in_mirror(path, mirror)
-    if local is not None:
-        with atomic_path(out) as tmp:
-            shutil.copyfile(local, tmp)
-        return out
-    if out.is_file() and file_hash(out) == expected:
-        return out
-    staging = out.parent / f".{out.name}.download"
-    try:
-        fetcher = released_files(staging, base_url, retries)
-        os.replace(_download(fetcher, path, out, mirror), out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return place_verified(
+        out,
+        _known_hash(path),
+        _in_mirror(path, mirror),
+        lambda staging: _download(released_files(staging, base_url, retries), path, out, mirror),
+    )
 
 
 def _in_mirror(path: str, mirror: PathLike | None, key: str = "mirror") -> Path | None:

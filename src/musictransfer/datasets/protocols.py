@@ -32,14 +32,19 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictransfer.errors import DownloadError, ManifestError
-from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, fetch_verified, file_hash
+from musictransfer.fetching import (
+    DOWNLOAD_RETRIES,
+    check_mirror,
+    fetch_verified,
+    file_hash,
+    place_verified,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -199,39 +204,28 @@ def fetch_protocol_file(
     ConfigError
         If ``mirror`` is given but is not a directory.
     """
-    from musictransfer.files import atomic_path
-
     entry = protocol_file(name)
-    out = Path(out)
-    local = _in_mirror(entry, mirror)
-    if local is not None:
-        with atomic_path(out) as tmp:
-            shutil.copyfile(local, tmp)
-        return out
-    if out.is_file() and file_hash(out) == entry.sha256:
-        return out
-    staging = out.parent / f".{out.name}.download"
-    try:
+
+    def fetch(staging: Path) -> Path:
         if entry.derived_from is None:
-            os.replace(_download(entry, staging, base_url, retries, mirror), out)
-            return out
+            return _download(entry, staging, base_url, retries, mirror)
         source_entry = protocol_file(entry.derived_from)
         source = _in_mirror(source_entry, mirror) or _download(
             source_entry, staging, base_url, retries, mirror
         )
-        with atomic_path(out) as tmp:
-            write_emomusic_split(derive_emomusic_split(source), tmp)
-            actual = file_hash(tmp)
-            if actual != entry.sha256:
-                raise DownloadError(
-                    f"{entry.path} derived from {source} has SHA-256 {actual}, expected "
-                    f"{entry.sha256}",
-                    "the source or the derivation differs from the pinned one: put the "
-                    f"verified {entry.path} in the mirror, or report this as a bug",
-                )
-        return out
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True, exist_ok=True)
+        derived = staging / Path(entry.path).name
+        write_emomusic_split(derive_emomusic_split(source), derived)
+        actual = file_hash(derived)
+        if actual != entry.sha256:
+            raise DownloadError(
+                f"{entry.path} derived from {source} has SHA-256 {actual}, expected {entry.sha256}",
+                "the source or the derivation differs from the pinned one: put the "
+                f"verified {entry.path} in the mirror, or report this as a bug",
+            )
+        return derived
+
+    return place_verified(out, entry.sha256, _in_mirror(entry, mirror), fetch)
 
 
 def _in_mirror(entry: ProtocolFile, mirror: PathLike | None) -> Path | None:
