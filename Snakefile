@@ -15,6 +15,9 @@ min_version("9.0")
 # workflow runs its own code whether or not musictransfer is installed in the job's
 # environment.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# Every rule that computes a result carries the package version as a parameter, so that
+# a new release reruns them (Snakemake does not see edits to the package's code; the
+# results record the exact commit, and the report warns when a table mixes several).
 from musictransfer import __version__ as CODE_VERSION  # noqa: E402
 from musictransfer.config import load_config, resolve_experiment  # noqa: E402
 
@@ -31,9 +34,6 @@ configfile: "config.yaml"
 # workflow/schemas/config.schema.yaml, unknown keys included, then resolved: every
 # message names the offending key.
 EXP = resolve_experiment(config)
-# Every rule that computes a result carries the package version as a parameter, so that
-# a new release reruns them (Snakemake does not see edits to the package's code; the
-# results record the exact commit, and the report warns when a table mixes several).
 
 
 report: "workflow/report/workflow.rst"
