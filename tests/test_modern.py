@@ -240,7 +240,8 @@ def test_report_gets_the_modern_section(probes, tmp_path):
                        tmp_path / "paired.csv", figures / "modern.png", seed=0,
                        n_boot=200)  # fmt: skip
     assert (figures / "modern.png").stat().st_size > 1000
-    batch = pd.DataFrame({"dataset": ["d", "d"], "class": ["a", "a"], "cut_row": [256, 100],
+    batch = pd.DataFrame({"dataset": ["d", "d"], "extractor": ["choi2017", "choi2017"],
+                          "class": ["a", "a"], "cut_row": [256, 100],
                           "at_boundary": [True, False], "batch": [1, 0], "n_before": [20, 50],
                           "n_after": [30, 50], "accuracy": [0.9, 0.55],
                           "balanced_accuracy": [0.9, 0.55], "majority": [0.6, 0.5]})  # fmt: skip
@@ -250,7 +251,7 @@ def test_report_gets_the_modern_section(probes, tmp_path):
                         modern=tmp_path / "modern.csv", modern_paired=tmp_path / "paired.csv",
                         batch_boundary=tmp_path / "batch.csv")  # fmt: skip
     assert "## Today's protocols" in text and BATCH_CAUTION in text
-    assert "| d | batch boundary | 1 | 0.900 |" in text
+    assert "| d | choi2017 | batch boundary | 1 | 0.900 |" in text
     assert "[modern](figures/modern.png)" in text
     assert "[batch_boundary](figures/batch_boundary.png) (not drawn)" in text
     plain = write_report(scores, figures, tmp_path / "plain.md", "toy")

@@ -1,4 +1,4 @@
-"""Whether the released features carry the extraction batch they were normalised in.
+"""Whether convnet features carry the extraction batch they were normalised in.
 
 The authors extracted their features with Keras 1's BatchNorm "mode 2", which normalises
 with the statistics of the batch at hand even at inference, over runs of 256 consecutive
@@ -6,6 +6,10 @@ clips, and their tables are sorted by label. A clip's features therefore depend 
 other clips shared its batch, and the batch correlates with the class: a split that
 separates a class's rows along a batch boundary can be told apart by the batch alone,
 and scores on such features can owe something to it.
+
+The same test runs on features extracted here (experiment ``batch_statistics``): the
+authors' network on one set of clips, batched in label order, under batch statistics and
+under frozen ones, where the "boundaries" are only positions and serve as the control.
 
 :func:`batch_boundary_test` measures this with a question a classifier can answer: cut
 one class's rows in two, and ask how well a standardised logistic regression separates
@@ -167,39 +171,48 @@ def _separability(
 
 
 def batch_boundary_tables(
-    datasets: Mapping[str, tuple[np.ndarray, Sequence[Hashable] | np.ndarray | pd.Series]],
+    datasets: Mapping[
+        str | tuple[str, str], tuple[np.ndarray, Sequence[Hashable] | np.ndarray | pd.Series]
+    ],
     **options: Any,
 ) -> pd.DataFrame:
-    """:func:`batch_boundary_test` of several datasets, with a ``dataset`` column first.
+    """:func:`batch_boundary_test` of several feature sets, with the columns naming them first.
 
     Parameters
     ----------
     datasets
-        Dataset name -> (features, labels).
+        Dataset name, or (dataset, extractor), -> (features, labels). With (dataset,
+        extractor) keys the table has an ``extractor`` column after ``dataset``: the same
+        clips extracted several ways (batch statistics against frozen ones) are compared
+        cut for cut.
     **options
         Passed to :func:`batch_boundary_test`.
     """
     import pandas as pd
 
     tables = []
-    for name, (X, labels) in datasets.items():
+    by_extractor = any(isinstance(key, tuple) for key in datasets)
+    for key, (X, labels) in datasets.items():
         table = batch_boundary_test(X, labels, **options)
-        table.insert(0, "dataset", name)
+        dataset, extractor = key if isinstance(key, tuple) else (key, "")
+        if by_extractor:
+            table.insert(0, "extractor", extractor)
+        table.insert(0, "dataset", dataset)
         tables.append(table)
     if not tables:
-        return pd.DataFrame(columns=["dataset", *COLUMNS])
+        return pd.DataFrame(columns=["dataset", *(["extractor"] if by_extractor else []), *COLUMNS])
     return pd.concat(tables, ignore_index=True)
 
 
 def summarise_batch_boundary(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """Per dataset (if any) and kind of cut: the number of cuts, median, min and max."""
-    keys = ["dataset", "at_boundary"] if "dataset" in table.columns else ["at_boundary"]
-    summary = table.groupby(keys)[metric].agg(["count", "median", "min", "max"])
+    """Count, median, min and max per dataset and extractor (where given) and kind of cut."""
+    keys = [k for k in ("dataset", "extractor") if k in table.columns] + ["at_boundary"]
+    summary = table.groupby(keys, sort=False)[metric].agg(["count", "median", "min", "max"])
     return summary.reset_index()
 
 
 def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "accuracy") -> Path:
-    """Separability at boundary cuts vs within-batch cuts, one panel per dataset.
+    """Separability at boundary cuts vs within-batch cuts, one panel per dataset (and extractor).
 
     Each cut is a point (within-batch grey, boundary red; the boundary cuts are listed
     under the panel with their sides' sizes); for accuracy, a short line beside each group
@@ -224,12 +237,23 @@ def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "a
 
     if "dataset" not in table.columns:
         table = table.assign(dataset="")
+    if "extractor" not in table.columns:
+        table = table.assign(extractor="")
     names = list(dict.fromkeys(table["dataset"]))
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(3.2 * max(len(names), 1) + 0.6, 4.2),
+    extractors = list(dict.fromkeys(table["extractor"])) or [""]
+    ncols, nrows = max(len(names), 1), len(extractors)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.6, 4.2 * nrows),
                              sharey=True, squeeze=False)  # fmt: skip
     kinds = {False: "within one batch", True: "at a batch boundary"}
-    for ax, name in zip(axes[0], names, strict=False):
-        rows = table[table["dataset"] == name].assign(cut=lambda t: t["at_boundary"].map(kinds))
+    panels = [(axes[r][c], name, extractor) for r, extractor in enumerate(extractors)
+              for c, name in enumerate(names)]  # fmt: skip
+    for ax, name, extractor in panels:
+        rows = table[(table["dataset"] == name) & (table["extractor"] == extractor)]
+        rows = rows.assign(cut=lambda t: t["at_boundary"].map(kinds))
+        if rows.empty:
+            ax.text(0.5, 0.5, "no cuts", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
+            continue
         sns.stripplot(rows, x="cut", y=metric, hue="cut", order=list(kinds.values()),
                       palette={kinds[False]: "0.55", kinds[True]: "#c0392b"}, jitter=0.15,
                       legend=False, ax=ax)  # fmt: skip
@@ -239,13 +263,14 @@ def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "a
             ax.legend(loc="lower right", fontsize=6, frameon=False)
         ax.text(0.0, -0.1, _boundary_note(rows, metric), transform=ax.transAxes, fontsize=6,
                 va="top", ha="left", family="monospace")  # fmt: skip
-        ax.set_title(str(name), fontsize=9)
+        ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
         ax.set_xlabel("")
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="y", linewidth=0.3)
     if not names:
         axes[0][0].text(0.5, 0.5, "no cuts", ha="center", va="center")
-    axes[0][0].set_ylabel(f"separability of the two halves ({metric})")
+    for row in axes:
+        row[0].set_ylabel(f"separability of the two halves ({metric})")
     fig.suptitle("A class cut in two: at a batch boundary vs within one batch", fontsize=9)
     fig.tight_layout()
     out = Path(out_png)

@@ -42,7 +42,11 @@ CV_SCHEMES = (
 )
 TASK_TYPES = ("classification", "regression")
 COMBO_ALIASES = {"all": ALL_COMBOS, "paper": PAPER_COMBOS}
-_EXTRACTOR_RE = re.compile(r"^(random|choi2017|tagger-[A-Za-z0-9_]+)$")
+EXTRACTOR_PATTERN = r"random|choi2017(?:-(?:batch|dataset|reference))?|tagger-[A-Za-z0-9_]+"
+"""Extractor names (also the workflow's wildcard constraint): 'choi2017-<bn mode>' is the
+authors' network under a named BatchNorm statistics mode, 'choi2017' under the mode of the
+experiment's ``choi2017`` block."""
+_EXTRACTOR_RE = re.compile(rf"^(?:{EXTRACTOR_PATTERN})$")
 SCHEMA_FILE = Path(__file__).parent / "data" / "config.schema.yaml"
 """The configuration's JSON schema (the workflow's ``workflow/schemas`` links to it)."""
 SCHEMA_DOC = "workflow/schemas/config.schema.yaml"
@@ -118,6 +122,26 @@ class Choi2017Settings:
     bn_mode: str = "batch"
     batch_size: int = 256
     chunk_size: int = 16
+    batch_order: str | None = None
+
+    def bn_mode_of(self, extractor: str) -> str:
+        """The BatchNorm statistics of a choi2017 extractor: its suffix, else ``bn_mode``."""
+        return choi2017_bn_mode(extractor) or self.bn_mode
+
+
+def choi2017_bn_mode(extractor: str) -> str | None:
+    """The statistics mode an extractor name gives ('choi2017-dataset' -> 'dataset').
+
+    None for plain 'choi2017' (its mode is the experiment's ``choi2017.bn_mode``) and for
+    extractors that are not the authors' network.
+    """
+    name, _, mode = extractor.partition("-")
+    return mode if name == "choi2017" and mode else None
+
+
+def is_choi2017(extractor: str) -> bool:
+    """Whether an extractor is the authors' network ('choi2017' or 'choi2017-<mode>')."""
+    return extractor == "choi2017" or extractor.startswith("choi2017-")
 
 
 @dataclass(frozen=True)
@@ -464,7 +488,8 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         if not _EXTRACTOR_RE.match(extractor):
             raise ConfigError(
                 f"unknown extractor {extractor!r} in {where}.extractors",
-                "use 'random', 'choi2017' or 'tagger-<source>'",
+                "use 'random', 'choi2017', 'choi2017-<batch|dataset|reference>' or "
+                "'tagger-<source>'",
             )
         if extractor.startswith("tagger-"):
             source = extractor.removeprefix("tagger-")
@@ -475,6 +500,7 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
                     f"add {source!r} to {where}.sources or remove the extractor",
                 )
         extractors[extractor] = expand_combos(combos, f"{where}.extractors.{extractor}")
+    _check_choi2017_variants(raw, extractors, where)
     mirror = config.get("mirror")
     protocols_mirror = config.get("protocols_mirror")
     batch_cells = _batch_cells(config, raw, where)
@@ -494,6 +520,32 @@ def resolve_experiment(config: dict[str, Any], name: str | None = None) -> Exper
         ),
         **_preset_settings(raw),
     )
+
+
+def _check_choi2017_variants(
+    raw: Mapping[str, Any], extractors: Mapping[str, Any], where: str
+) -> None:
+    """Refuse two names for one extraction, and modes the released features cannot give.
+
+    'choi2017' runs under the block's ``bn_mode``, so listing it beside
+    'choi2017-<that mode>' would compute the same features twice under two names; the
+    released features are the authors' own extraction (batch statistics), so a named mode
+    needs audio.
+    """
+    block_mode = raw.get("choi2017", {}).get("bn_mode", Choi2017Settings.bn_mode)
+    if "choi2017" in extractors and f"choi2017-{block_mode}" in extractors:
+        raise ConfigError(
+            f"{where}.extractors lists both 'choi2017' and 'choi2017-{block_mode}', the same "
+            f"extraction ({where}.choi2017.bn_mode is {block_mode!r})",
+            "keep one of them",
+        )
+    named = [e for e in extractors if choi2017_bn_mode(e)]
+    if named and raw.get("released_features"):
+        raise ConfigError(
+            f"{where}.extractors names {named[0]!r}, but the experiment reads the released "
+            "features (the authors' own extraction, batch statistics)",
+            "use 'choi2017', or an experiment from audio for other statistics modes",
+        )
 
 
 def _modern_settings(
@@ -573,6 +625,7 @@ def _preset_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
             bn_mode=choi2017.get("bn_mode", defaults.bn_mode),
             batch_size=choi2017.get("batch_size", defaults.batch_size),
             chunk_size=choi2017.get("chunk_size", defaults.chunk_size),
+            batch_order=choi2017.get("batch_order", defaults.batch_order),
         ),
         "references": {
             task: Reference(

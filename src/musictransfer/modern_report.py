@@ -134,13 +134,19 @@ def is_convnet(combo: str) -> bool:
 def paired_comparisons(
     probes: Sequence[PathLike | Mapping[str, Any]], seed: int = 0, n_boot: int = 1000
 ) -> pd.DataFrame:
-    """Per (task, extractor, probe): the best convnet combination against MFCC, paired.
+    """Paired comparisons on the same test clips: against MFCC, and between extractors.
 
-    The best convnet combination is chosen by its *valid* score (the test clips choose
-    nothing), then compared with the MFCC probe on the same test clips with
-    :func:`musictransfer.stats.paired_test`: the effect (best minus MFCC), its paired
-    bootstrap interval and the permutation p-value. Groups without an MFCC probe or
-    without a convnet one are left out.
+    Per (task, extractor, probe), the best convnet combination is chosen by its *valid*
+    score (the test clips choose nothing), then compared with the MFCC probe on the same
+    test clips with :func:`musictransfer.stats.paired_test`: the effect (best minus MFCC),
+    its paired bootstrap interval and the permutation p-value. Groups without an MFCC
+    probe or without a convnet one are left out.
+
+    Where several extractors have probes, each one after the first (in the order the
+    probes come, the experiment's) is also compared with the first, combination by
+    combination (``best_combo`` is then that combination, ``baseline`` the first
+    extractor): the same layers of two networks, or of one network under two BatchNorm
+    statistics modes, on the same clips.
 
     Raises
     ------
@@ -156,29 +162,45 @@ def paired_comparisons(
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["task"], r["extractor"], r["probe"]), []).append(r)
+
+    def compare(a: Mapping[str, Any], b: Mapping[str, Any], baseline: str) -> dict[str, Any]:
+        if a.get("test_ids") != b.get("test_ids"):
+            raise MusicTransferError(
+                f"{a['task']}: the {a['extractor']} {a['combo']} and {b['extractor']} "
+                f"{b['combo']} {a['probe']} probes were scored on different test clips",
+                "rerun modern_split and the probes of the task",
+            )
+        result = paired_test(np.asarray(a["y_test"]), np.asarray(a["test_pred"]),
+                             np.asarray(b["test_pred"]), a["metric"], n_boot=n_boot,
+                             seed=seed)  # fmt: skip
+        return {
+            "task": a["task"], "extractor": a["extractor"], "probe": a["probe"],
+            "metric": result.metric, "best_combo": str(a["combo"]), "baseline": baseline,
+            "score_best": result.score_a, "score_baseline": result.score_b,
+            "effect": result.effect, "effect_low": result.ci.low, "effect_high": result.ci.high,
+            "p_value": result.p_value, "n_test": result.n,
+        }  # fmt: skip
+
     rows = []
-    for (task, extractor, kind), members in groups.items():
+    for members in groups.values():
         base = next((r for r in members if r["combo"] == BASELINE), None)
         convnet = [r for r in members if is_convnet(str(r["combo"]))]
         if base is None or not convnet:
             continue
         best = max(convnet, key=lambda r: float(r["valid_score"]))  # first best on ties
-        if best.get("test_ids") != base.get("test_ids"):
-            raise MusicTransferError(
-                f"{task}/{extractor}: the {best['combo']} and {BASELINE} {kind} probes were "
-                "scored on different test clips",
-                "rerun modern_split and the probes of the task",
-            )
-        y = np.asarray(best["y_test"])
-        result = paired_test(y, np.asarray(best["test_pred"]), np.asarray(base["test_pred"]),
-                             best["metric"], n_boot=n_boot, seed=seed)  # fmt: skip
-        rows.append({
-            "task": task, "extractor": extractor, "probe": kind, "metric": result.metric,
-            "best_combo": str(best["combo"]), "baseline": BASELINE,
-            "score_best": result.score_a, "score_baseline": result.score_b,
-            "effect": result.effect, "effect_low": result.ci.low, "effect_high": result.ci.high,
-            "p_value": result.p_value, "n_test": result.n,
-        })  # fmt: skip
+        rows.append(compare(best, base, BASELINE))
+    first: dict[tuple[str, str], str] = {}
+    for task, extractor, kind in groups:
+        first.setdefault((task, kind), extractor)
+    for (task, extractor, kind), members in groups.items():
+        reference = first[(task, kind)]
+        if extractor == reference:
+            continue
+        by_combo = {str(r["combo"]): r for r in groups[(task, reference, kind)]}
+        for r in members:
+            other = by_combo.get(str(r["combo"]))
+            if other is not None and str(r["combo"]) != BASELINE:
+                rows.append(compare(r, other, reference))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
@@ -256,22 +278,30 @@ def modern_table_files(
     return table
 
 
-# --- the batch context of the released features ------------------------------------------
+# --- the batch context of convnet features -----------------------------------------------
 
 
 def batch_boundary_files(
-    datasets: Mapping[str, tuple[PathLike, PathLike, str]], out: PathLike
+    entries: Sequence[tuple[str, str, PathLike, PathLike, str]],
+    out: PathLike,
+    batch_size: int,
 ) -> pd.DataFrame:
-    """Rule ``batch_boundary``: the cut table of each dataset's released convnet features.
+    """Rule ``batch_boundary``: the cut table of each (dataset, extractor)'s convnet features.
 
     Parameters
     ----------
-    datasets
-        Dataset name -> (convnet feature file, labels manifest, label column). The rows are
-        taken in the feature file's order, which is the released table's: the order the
-        authors extracted them in, which the batches depend on.
+    entries
+        (dataset, extractor, convnet feature file, labels manifest, label column) each.
+        The rows are taken in the feature file's order, which is the order they were
+        extracted, and so batched, in: the released tables' for the authors' features,
+        the extraction order (``choi2017.batch_order``) for features extracted here.
     out
-        The table (CSV) of :func:`musictransfer.batch_context.batch_boundary_tables`.
+        The table (CSV) of :func:`musictransfer.batch_context.batch_boundary_tables`, with
+        ``dataset`` and ``extractor`` columns.
+    batch_size
+        Clips per extraction batch (the authors' 256 for their released features). Under
+        frozen statistics (``dataset``, ``reference``) no batch is involved: the same
+        positions are then a control, where the boundary cuts should look like the others.
     """
     from musictransfer.batch_context import batch_boundary_tables
     from musictransfer.datasets.manifest import read_manifest
@@ -280,12 +310,12 @@ def batch_boundary_files(
     from musictransfer.taskdata import align_rows
 
     loaded = {}
-    for name, (features, manifest, column) in datasets.items():
+    for dataset, extractor, features, manifest, column in entries:
         X, ids = load_features(features)
         frame = read_manifest(manifest, required=("id", column))
         rows = align_rows(ids, frame, manifest)
-        loaded[name] = (X, rows[column].astype(str).to_numpy())
-    table = batch_boundary_tables(loaded)
+        loaded[(dataset, extractor)] = (X, rows[column].astype(str).to_numpy())
+    table = batch_boundary_tables(loaded, batch_size=batch_size)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
     return table
@@ -310,7 +340,9 @@ BATCH_CAUTION = (
     "differ across a batch boundary compared with inside one batch (the figure's red "
     "against grey points); a reader may not conclude from it that a score owes any given "
     "amount to the batch, nor that a dataset without boundary cuts is free of the effect "
-    "(its classes may each sit inside one batch)."
+    "(its classes may each sit inside one batch). For features extracted here under "
+    "frozen statistics (choi2017-dataset, choi2017-reference) the same positions are no "
+    "boundary at all: they are the control."
 )
 
 
@@ -376,17 +408,19 @@ def modern_markdown(
         p = frame(paired)
         if len(p):
             lines += [
-                "Best convnet combination (chosen on valid) against MFCC, on the same test "
-                "clips (paired bootstrap interval of the difference, permutation p-value):",
+                "Paired comparisons on the same test clips (paired bootstrap interval of "
+                "the difference, permutation p-value): the best convnet combination (chosen "
+                "on valid) against MFCC, and each extractor's combination against the same "
+                "combination of the first extractor:",
                 "",
-                "| task | extractor | probe | best | best score | mfcc score | difference "
-                "| interval | p |",
-                "|---|---|---|---|---|---|---|---|---|",
+                "| task | extractor | probe | combo | score | against | its score | "
+                "difference | interval | p |",
+                "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for _, r in p.iterrows():
                 lines.append(
                     f"| {r['task']} | {r['extractor']} | {r['probe']} | {r['best_combo']} | "
-                    f"{_fmt(r['score_best'])} | {_fmt(r['score_baseline'])} | "
+                    f"{_fmt(r['score_best'])} | {r['baseline']} | {_fmt(r['score_baseline'])} | "
                     f"{_fmt(r['effect'])} | [{_fmt(r['effect_low'])}, {_fmt(r['effect_high'])}]"
                     f" | {_fmt(r['p_value'], 4)} |"
                 )
@@ -395,20 +429,21 @@ def modern_markdown(
         from musictransfer.batch_context import summarise_batch_boundary
 
         b = frame(batch)
-        lines += ["### Batch context of the released features", ""]
+        lines += ["### Batch context of the convnet features", ""]
         if len(b):
             summary = summarise_batch_boundary(b)
             lines += [
                 "Separability (cross-validated accuracy) of a class's rows cut in two, at a "
                 "batch boundary and inside one batch:",
                 "",
-                "| dataset | cut | cuts | median | min | max |",
-                "|---|---|---|---|---|---|",
+                "| dataset | extractor | cut | cuts | median | min | max |",
+                "|---|---|---|---|---|---|---|",
             ]
             for _, r in summary.iterrows():
                 kind = "batch boundary" if bool(r["at_boundary"]) else "within a batch"
                 lines.append(
-                    f"| {r.get('dataset', '')} | {kind} | {int(r['count'])} | "
+                    f"| {r.get('dataset', '')} | {r.get('extractor', '')} | {kind} | "
+                    f"{int(r['count'])} | "
                     f"{_fmt(r['median'])} | {_fmt(r['min'])} | {_fmt(r['max'])} |"
                 )
             lines.append("")

@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from musictransfer.config import DatasetOptions
+from musictransfer.config import EXTRACTOR_PATTERN, DatasetOptions, is_choi2017
 from musictransfer.sizing import (
     accelerator_for,
     count_rows,
@@ -42,7 +42,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     source=r"[A-Za-z0-9_]+",
     task=r"[A-Za-z0-9_]+",
-    extractor=r"random|choi2017|tagger-[A-Za-z0-9_]+",
+    extractor=EXTRACTOR_PATTERN,
     combo=r"[1-5]+|mfcc|mfcc\+12345",
     part=r"\d+",
 
@@ -115,6 +115,16 @@ def labels_manifest(dataset):
     if released_features():
         return f"{R}/labels/{dataset}.csv"
     return f"{R}/prepared/{dataset}/manifest.csv"
+
+
+def choi2017_batch_order_option():
+    """--batch-order COLUMN (with a trailing space) where the choi2017 block sets one.
+
+    Empty otherwise, so that experiments without it keep their shell command (and are
+    not rerun).
+    """
+    column = EXP.choi2017.batch_order
+    return f"--batch-order {shlex.quote(column)} " if column else ""
 
 
 def convnet_features(extractor, dataset):
@@ -397,17 +407,30 @@ def modern_paper_cells():
     ]
 
 
-def batch_boundary_datasets():
-    """Released classification datasets of the selected tasks (with `modern` only)."""
-    if EXP.modern is None or not released_features():
+def batch_boundary_entries():
+    """(dataset, extractor) pairs whose convnet features get the batch-boundary test.
+
+    With a `modern` block: the classification datasets of the selected tasks, with the
+    authors' released features (extractor choi2017), or with every choi2017 extractor of
+    an experiment from audio (each statistics mode, extracted here).
+    """
+    if EXP.modern is None:
         return []
     datasets = [
         EXP.tasks[t].dataset
         for t in selected_tasks()
         if EXP.tasks[t].type == "classification"
-        and EXP.tasks[t].dataset in RELEASED_DATASETS
+        and (not released_features() or EXP.tasks[t].dataset in RELEASED_DATASETS)
     ]
-    return list(dict.fromkeys(datasets))
+    extractors = [e for e in EXP.extractors if is_choi2017(e)]
+    return [(d, e) for d in dict.fromkeys(datasets) for e in extractors]
+
+
+def batch_boundary_batch_size():
+    """Clips per extraction batch: the authors' 256 for their features, else the config's."""
+    from musictransfer.batch_context import EXTRACTION_BATCH
+
+    return EXTRACTION_BATCH if released_features() else EXP.choi2017.batch_size
 
 
 def modern_outputs():
@@ -419,7 +442,7 @@ def modern_outputs():
         "modern_paired": f"{R}/tables/modern_paired.csv",
         "modern_figure": f"{R}/figures/modern.png",
     }
-    if batch_boundary_datasets():
+    if batch_boundary_entries():
         outputs["batch_boundary"] = f"{R}/tables/batch_boundary.csv"
         outputs["batch_boundary_figure"] = f"{R}/figures/batch_boundary.png"
     return outputs

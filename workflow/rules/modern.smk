@@ -6,7 +6,8 @@ or MLP probe per (task, extractor, combination) on it, chosen on valid and score
 test with a bootstrap interval; modern_table puts them beside the paper's
 cross-validated cells, with the paired comparison of the best convnet combination and
 MFCC, and draws figures/modern.png. batch_boundary and plot_batch_boundary test the
-released convnet features for the trace of their extraction batches. The logic is in
+convnet features (the released ones, or each choi2017 statistics mode extracted here) for
+the trace of their extraction batches. The logic is in
 musictransfer.modern; the paper's evaluate cells are read, never rerun.
 """
 
@@ -132,15 +133,13 @@ if EXP.modern is not None:
             "-o {output.table} --paired {output.paired} --figure {output.figure} > {log} 2>&1"
 
 
-if batch_boundary_datasets():
+if batch_boundary_entries():
 
     rule batch_boundary:
-        """Class halves told apart at vs away from the released features' batch edges."""
+        """Class halves told apart at vs away from the extraction batches' edges."""
         input:
-            features=[
-                convnet_features("choi2017", d) for d in batch_boundary_datasets()
-            ],
-            manifests=[labels_manifest(d) for d in batch_boundary_datasets()],
+            features=[convnet_features(e, d) for d, e in batch_boundary_entries()],
+            manifests=[labels_manifest(d) for d, _ in batch_boundary_entries()],
         output:
             f"{R}/tables/batch_boundary.csv",
         log:
@@ -153,10 +152,13 @@ if batch_boundary_datasets():
             mem_mb=2000,
             runtime=30,
         params:
-            datasets=" ".join(batch_boundary_datasets()),
+            datasets=" ".join(d for d, _ in batch_boundary_entries()),
+            extractors=" ".join(e for _, e in batch_boundary_entries()),
+            batch_size=batch_boundary_batch_size(),
             code=CODE_VERSION,
         shell:
             "python -m musictransfer batch-boundary --dataset {params.datasets} "
+            "--extractor {params.extractors} --batch-size {params.batch_size} "
             "--features {input.features} --manifest {input.manifests} -o {output} > {log} 2>&1"
 
     rule plot_batch_boundary:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,9 +27,12 @@ from musictransfer.choi2017.stats import (
 from musictransfer.choi2017.weights import load_keras1_weights
 from musictransfer.constants import MSD_TAGS
 from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
-from musictransfer.errors import ConfigError, MusicTransferError
+from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
 from musictransfer.model import ConvNet, ieee_float32
 from musictransfer.modelfile import ARCH_CHOI2017, build_model, check_format_version, load_payload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PathLike = str | os.PathLike[str]
 
@@ -276,19 +280,65 @@ def extract_prepared(
     bn_mode: str = "batch",
     batch_size: int = DEFAULT_BATCH_SIZE,
     chunk_size: int = 16,
+    batch_order: str | None = None,
 ) -> None:
-    """Features of a prepared dataset (the workflow's ``extract_convnet`` for choi2017)."""
-    from musictransfer.datasets.store import PreparedDataset
+    """Features of a prepared dataset (the workflow's ``extract_convnet`` for choi2017).
+
+    Parameters
+    ----------
+    batch_order
+        None to extract the clips in the manifest's order, or a manifest column to
+        extract them sorted by (stable). Under batch statistics the order decides which
+        clips share a batch: the authors' tables were sorted by label, so sorting by the
+        label reproduces how their batches correlated with the class. The feature file's
+        rows are in extraction order (its ``ids`` say which clip each row is; evaluation
+        aligns by id), so a reader of the file sees the batches as they were.
+    """
+    from musictransfer.datasets.store import MANIFEST_FILE, PreparedDataset
     from musictransfer.featurefile import save_features
 
     data = PreparedDataset(dataset_dir)
+    order = extraction_order(data.manifest, batch_order, data.root / MANIFEST_FILE)
     model = load_pretrained("choi2017", weights=model_path, bn_mode="batch")
     feats, _, _ = extract(
-        model, data.convnet_input, len(data), bn_mode, batch_size, chunk_size, progress=True
+        model,
+        lambda i: data.convnet_input(int(order[i])),
+        len(data),
+        bn_mode,
+        batch_size,
+        chunk_size,
+        progress=True,
     )
     save_features(
-        out, feats, data.ids, extractor="choi2017", bn_mode=bn_mode, batch_size=batch_size
+        out,
+        feats,
+        [data.ids[i] for i in order],
+        extractor="choi2017",
+        bn_mode=bn_mode,
+        batch_size=batch_size,
+        batch_order=batch_order or "",
     )
+
+
+def extraction_order(
+    manifest: pd.DataFrame, column: str | None, where: PathLike = "manifest"
+) -> np.ndarray:
+    """Row indices of ``manifest`` in extraction order: as listed, or stably sorted by ``column``.
+
+    Raises
+    ------
+    ManifestError
+        If ``column`` is not a column of the manifest (named with ``where``).
+    """
+    if column is None:
+        return np.arange(len(manifest))
+    if column not in manifest.columns:
+        raise ManifestError(
+            f"{where} has no column {column!r} to order the extraction by "
+            f"(columns: {', '.join(map(str, manifest.columns))})",
+            "set choi2017.batch_order to one of them, or to null",
+        )
+    return np.argsort(manifest[column].astype(str).to_numpy(), kind="stable")
 
 
 def tag_files(

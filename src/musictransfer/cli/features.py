@@ -161,6 +161,7 @@ def cmd_extract_choi2017(args: argparse.Namespace) -> None:
         bn_mode=args.bn_mode,
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
+        batch_order=args.batch_order,
     )
 
 
@@ -175,6 +176,12 @@ def add_extract_choi2017_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bn-mode", choices=["batch", "dataset", "reference"], default="batch")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--chunk-size", type=positive_int, default=16, help="clips in memory at once")
+    p.add_argument(
+        "--batch-order",
+        metavar="COLUMN",
+        default=None,
+        help="extract (and batch) the clips sorted by this manifest column (default: as listed)",
+    )
     p.add_argument("--threads", type=positive_int, default=1)
 
 

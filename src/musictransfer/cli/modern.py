@@ -114,31 +114,45 @@ def add_modern_table_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_batch_boundary(args: argparse.Namespace) -> None:
-    """Separability of class halves at and away from the released features' batch edges."""
+    """Separability of class halves at and away from the extraction batches' edges."""
     from musictransfer.modern_report import batch_boundary_files
 
-    if not (len(args.dataset) == len(args.features) == len(args.manifest)):
+    extractors = args.extractor or ["choi2017"] * len(args.dataset)
+    if not (len(args.dataset) == len(extractors) == len(args.features) == len(args.manifest)):
         raise ConfigError(
-            f"{len(args.dataset)} --dataset, {len(args.features)} --features and "
-            f"{len(args.manifest)} --manifest values",
-            "give one feature file and one manifest per dataset, in the same order",
+            f"{len(args.dataset)} --dataset, {len(extractors)} --extractor, "
+            f"{len(args.features)} --features and {len(args.manifest)} --manifest values",
+            "give one extractor, feature file and manifest per dataset, in the same order",
         )
-    datasets = {
-        name: (features, manifest, args.column)
-        for name, features, manifest in zip(args.dataset, args.features, args.manifest, strict=True)
-    }
-    batch_boundary_files(datasets, args.out)
+    entries = [
+        (name, extractor, features, manifest, args.column)
+        for name, extractor, features, manifest in zip(
+            args.dataset, extractors, args.features, args.manifest, strict=True
+        )
+    ]
+    batch_boundary_files(entries, args.out, batch_size=args.batch_size)
 
 
 def add_batch_boundary_parser(sub: argparse._SubParsersAction) -> None:
-    """``batch-boundary --dataset D... --features NPZ... --manifest CSV... -o CSV``."""
+    """``batch-boundary --dataset D... [--extractor E...] --features NPZ... --manifest CSV...``."""
+    from musictransfer.batch_context import EXTRACTION_BATCH
+
     p = add_command(
-        sub, "batch-boundary", cmd_batch_boundary, "batch-boundary test of released features"
+        sub, "batch-boundary", cmd_batch_boundary, "batch-boundary test of convnet features"
     )
     p.add_argument("--dataset", nargs="+", required=True)
+    p.add_argument(
+        "--extractor", nargs="+", default=None, help="one per dataset (default: choi2017)"
+    )
     p.add_argument("--features", nargs="+", required=True, type=Path)
     p.add_argument("--manifest", nargs="+", required=True, type=Path)
     p.add_argument("--column", default="label", help="the class column of the manifests")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=EXTRACTION_BATCH,
+        help=f"clips per extraction batch (default {EXTRACTION_BATCH}, the authors')",
+    )
     p.add_argument("-o", "--out", required=True, type=Path, help="tables/batch_boundary.csv")
 
 
