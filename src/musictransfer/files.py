@@ -226,6 +226,26 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+def read_json_object(
+    path: str | os.PathLike[str], what: str, missing_hint: str, invalid_hint: str
+) -> dict[str, Any]:
+    """Read a JSON object written by a rule, or fail with one line naming the file.
+
+    ``what`` names the kind of file in the message ("score cell", "probe result");
+    ``missing_hint`` is the next step when the file does not exist, ``invalid_hint`` when
+    it is not valid JSON or not an object (a truncated or hand-edited output).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MusicTransferError(f"{what} not found: {path}", missing_hint) from None
+    except json.JSONDecodeError as exc:
+        raise MusicTransferError(f"{what} {path} is not valid JSON: {exc}", invalid_hint) from None
+    if not isinstance(data, dict):
+        raise MusicTransferError(f"{what} {path} is not a JSON object", invalid_hint)
+    return data
+
+
 def write_npz(path: str | os.PathLike[str], **arrays: Any) -> None:
     """Write arrays to an uncompressed ``.npz``, atomically."""
     with atomic_path(path, suffix=".npz") as tmp:

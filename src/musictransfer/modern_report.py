@@ -11,7 +11,6 @@ in :mod:`musictransfer.modern`.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -28,17 +27,9 @@ PathLike = str | os.PathLike[str]
 
 
 def _read_json(path: PathLike, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise MusicTransferError(f"{what} not found: {path}", "run its rule first") from None
-    except json.JSONDecodeError as exc:
-        raise MusicTransferError(
-            f"{what} {path} is not valid JSON: {exc}", "delete it and rerun its rule"
-        ) from None
-    if not isinstance(data, dict):
-        raise MusicTransferError(f"{what} {path} is not a JSON object", "delete it and rerun")
-    return data
+    from musictransfer.files import read_json_object
+
+    return read_json_object(path, what, "run its rule first", "delete it and rerun its rule")
 
 
 def _code(data: Mapping[str, Any]) -> str:

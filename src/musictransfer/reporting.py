@@ -94,18 +94,11 @@ COLOURS = {
 
 def _read_cell(path: Path) -> dict[str, Any]:
     """One cell's JSON, checked for the fields the table needs."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise MusicTransferError(f"score cell not found: {path}", "run the evaluation") from exc
-    except json.JSONDecodeError as exc:
-        raise MusicTransferError(
-            f"score cell {path} is not valid JSON: {exc}", "delete it and rerun its evaluation"
-        ) from exc
-    if not isinstance(data, dict):
-        raise MusicTransferError(
-            f"score cell {path} is not a JSON object", "delete it and rerun its evaluation"
-        )
+    from musictransfer.files import read_json_object
+
+    data = read_json_object(
+        path, "score cell", "run the evaluation", "delete it and rerun its evaluation"
+    )
     missing = [k for k in ("task", "extractor", "combo", "metric", "score") if k not in data]
     if missing:
         raise MusicTransferError(
