@@ -112,8 +112,20 @@ def test_train_tagger_on_cuda_in_mixed_precision(tmp_path: Path) -> None:
 
 @pytest.mark.cuda
 @cuda
-def test_choi2017_on_cuda_matches_cpu(shared_paper: Path, shared_audio: Path) -> None:
-    """The authors' network, with its batch statistics (mode 2), on real recordings."""
+@pytest.mark.parametrize(
+    ("bn_mode", "chunk_size"),
+    [("batch", 16), ("batch", 4), ("dataset", 4), ("reference", 16)],
+    ids=["batch", "batch-chunked", "dataset", "reference"],
+)
+def test_choi2017_on_cuda_matches_cpu(
+    shared_paper: Path, shared_audio: Path, bn_mode: str, chunk_size: int
+) -> None:
+    """The authors' network on real recordings, under each statistics mode.
+
+    ``batch`` with a chunk smaller than the batch and ``dataset`` compute their statistics
+    over chunks on the device (:func:`~musictransfer.choi2017.stats.compute_statistics`),
+    the path the workflow takes for batches of 32 and whole datasets.
+    """
     from musictransfer.audio import load_audio, tile_to_length
     from musictransfer.choi2017 import extract, load_pretrained
 
@@ -122,8 +134,15 @@ def test_choi2017_on_cuda_matches_cpu(shared_paper: Path, shared_audio: Path) ->
     weights = shared_paper / "weights" / "weights_theano.hdf5"
     results = {}
     for device in ("cpu", "cuda"):
+        # As the workflow loads it: ``extract`` sets the statistics of every mode.
         model = load_pretrained(weights=weights, bn_mode="batch", device=device)
-        results[device] = extract(model, lambda i: clips[i], len(clips), "batch",
-                                  batch_size=len(clips))  # fmt: skip
+        results[device] = extract(model, lambda i: clips[i], len(clips), bn_mode,
+                                  batch_size=len(clips), chunk_size=chunk_size)  # fmt: skip
     assert _relative(results["cuda"][0], results["cpu"][0]) < RTOL
     np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], atol=1e-4)
+    stats_cpu, stats_gpu = results["cpu"][2], results["cuda"][2]
+    assert (stats_cpu is None) == (stats_gpu is None) == (bn_mode == "batch")
+    if bn_mode == "dataset":  # the statistics themselves, computed on each device
+        assert math.isclose(stats_gpu.db_max, stats_cpu.db_max, rel_tol=RTOL)
+        assert _relative(np.asarray(stats_gpu.mean), np.asarray(stats_cpu.mean)) < RTOL
+        assert _relative(np.asarray(stats_gpu.var), np.asarray(stats_cpu.var)) < RTOL
