@@ -50,8 +50,9 @@ def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     sr
         Sampling rate in Hz.
     """
-    import librosa
+    from musictransfer.numba_cache import import_librosa
 
+    librosa = import_librosa()
     y = np.asarray(signal, dtype=np.float32)
     if y.size < MFCC_MIN_SAMPLES:
         y = np.pad(y, (0, MFCC_MIN_SAMPLES - y.size))
