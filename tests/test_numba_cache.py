@@ -90,7 +90,7 @@ def test_librosa_loads_only_once_the_lock_is_free(tmp_path: Path) -> None:
     assert float(out) >= released, "librosa loaded while another job held the lock"
 
 
-def test_the_lock_is_held_while_librosa_loads(tmp_path: Path) -> None:
+def test_exclusive_holds_the_lock_inside_the_block_only(tmp_path: Path) -> None:
     pytest.importorskip("fcntl")
     lock = tmp_path / "sub" / numba_cache.LOCK_NAME
     probe = (

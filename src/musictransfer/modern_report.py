@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from musictransfer.errors import MusicTransferError
+from musictransfer.files import atomic_path, read_json_object
 from musictransfer.modern import BASELINE, COMPARISON_COLUMNS, MODERN_SPLIT, PAPER_CV, TABLE_COLUMNS
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ PathLike = str | os.PathLike[str]
 
 
 def _read_json(path: PathLike, what: str) -> dict[str, Any]:
-    from musictransfer.files import read_json_object
-
     return read_json_object(path, what, "run its rule first", "delete it and rerun its rule")
 
 
@@ -208,8 +207,6 @@ def plot_modern(table: pd.DataFrame, out_png: PathLike) -> Path:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from musictransfer.files import atomic_path
-
     tasks = list(dict.fromkeys(table["task"]))
     n = max(len(tasks), 1)
     cols = min(n, 3)
@@ -257,8 +254,6 @@ def modern_table_files(
     n_boot: int = 1000,
 ) -> pd.DataFrame:
     """Rule ``modern_table``: the table, the paired comparisons and the figure."""
-    from musictransfer.files import atomic_path
-
     table = modern_rows(cells, probes, tasks)
     paired = paired_comparisons(probes, seed=seed, n_boot=n_boot)
     with atomic_path(out) as tmp:
@@ -297,7 +292,6 @@ def batch_boundary_files(
     from musictransfer.batch_context import batch_boundary_tables
     from musictransfer.datasets.manifest import read_manifest
     from musictransfer.featurefile import load_features
-    from musictransfer.files import atomic_path
     from musictransfer.taskdata import align_rows
 
     loaded = {}

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -63,26 +64,33 @@ def exclusive(path: Path) -> Iterator[None]:
     the block still runs: the race it guards against is rare, the job is not worth
     failing for it.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        fcntl = None  # type: ignore[assignment]
-    handle = None
-    if fcntl is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("a")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError as error:
-            log.debug("no lock on %s (%s): loading librosa without it", path, error)
-            if handle is not None:
-                handle.close()
-                handle = None
+    handle = _acquire(path)
     try:
         yield
     finally:
         if handle is not None:
             handle.close()  # closing releases the lock
+
+
+def _acquire(path: Path) -> IO[str] | None:
+    """An open file holding an exclusive ``flock`` on ``path``, or None where none can be had."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except OSError as error:
+        log.debug("no lock file %s (%s): loading librosa without a lock", path, error)
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError as error:
+        handle.close()
+        log.debug("no lock on %s (%s): loading librosa without it", path, error)
+        return None
+    return handle
 
 
 @functools.cache

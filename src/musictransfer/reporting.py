@@ -39,7 +39,7 @@ import pandas as pd
 
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.errors import MusicTransferError
-from musictransfer.files import atomic_path
+from musictransfer.files import atomic_path, read_json_object
 from musictransfer.readings import PAPER_READING, READINGS, read_grid
 
 PathLike = str | os.PathLike[str]
@@ -94,8 +94,6 @@ COLOURS = {
 
 def _read_cell(path: Path) -> dict[str, Any]:
     """One cell's JSON, checked for the fields the table needs."""
-    from musictransfer.files import read_json_object
-
     data = read_json_object(
         path, "score cell", "run the evaluation", "delete it and rerun its evaluation"
     )
