@@ -1,6 +1,7 @@
-# musictransfer: the two commands of the README, each installing what it needs.
+# musictransfer: the README's two commands, each installing what it needs (and one for developers).
 #   make demo   -> a virtual environment in .venv, then the whole demo workflow
 #   make test   -> the same environment, then the test suite
+#   make test-fast -> the same, without the tests marked slow (and SLURM and CUDA ones)
 # Override the interpreter with PYTHON=python3.12, the cores with CORES=8.
 # snakefmt runs with --no-sort: directives stay in the order the rules give them.
 
@@ -10,7 +11,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format setup clean
+.PHONY: demo test test-fast lint format setup clean
 
 setup: $(STAMP)
 
@@ -26,15 +27,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The quick subset for development (a few minutes on 2 cores): no test marked slow, and
+# none that needs a SLURM cluster or a CUDA device. CI runs `make test`, which runs all.
+test-fast: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m 'not slow and not slurm and not cuda' $(PYTEST_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests perf
+	$(BIN)/ruff format --check src tests perf
 	$(BIN)/snakefmt --no-sort --check Snakefile workflow/rules
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --cores 1
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests perf
+	$(BIN)/ruff check --fix src tests perf
 	$(BIN)/snakefmt --no-sort Snakefile workflow/rules
 
 clean:

@@ -31,9 +31,9 @@ configfile: "config.yaml"
 
 
 # The merged configuration (config.yaml, --configfile, --config) is validated against
-# workflow/schemas/config.schema.yaml, unknown keys included, then resolved: every
-# message names the offending key.
-EXP = resolve_experiment(config)
+# workflow/schemas/config.schema.yaml, unknown keys included, with its defaults filled
+# in, then resolved: every message names the offending key.
+EXPERIMENT = resolve_experiment(config)
 
 
 report: "workflow/report/workflow.rst"
@@ -48,7 +48,7 @@ include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/evaluation.smk"
-include: "workflow/rules/modern.smk"
+include: "workflow/rules/protocols.smk"
 include: "workflow/rules/report.smk"
 
 

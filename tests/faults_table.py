@@ -1,8 +1,10 @@
 """docs/faults.md from the fault-injection tests: ``python tests/faults_table.py > docs/faults.md``.
 
 Each test marked ``@pytest.mark.fault(item=N, case=..., outcome=...)`` is one row: the bad
-input it makes, and what the package does with it. ``tests/test_faults_table.py`` fails
-when the file is not what this script writes, so the table and the tests stay in step.
+input it makes, and what the package does with it. A table of cases in one parametrised
+test carries the mark on each ``pytest.param``; parameters with the same mark share a
+row. ``tests/test_faults_table.py`` fails when the file is not what this script writes,
+so the table and the tests stay in step.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ with a changed or NaN score.
 
 
 def fault_rows() -> list[tuple[int, str, str, str]]:
-    """(item, case, outcome, test id) of every test marked ``fault``, sorted."""
+    """(item, case, outcome, test id) of every test or parameter marked ``fault``, sorted.
+
+    A mark on a test function is one row naming the test. A mark on parameters
+    (``pytest.param(..., marks=pytest.mark.fault(...))``) is one row per distinct
+    (item, case, outcome), naming the test and the ids of the parameters that share it.
+    """
     rows = []
     for path in sorted(TESTS.glob("test_*.py")):
         if "mark.fault" not in path.read_text():
@@ -51,12 +58,28 @@ def fault_rows() -> list[tuple[int, str, str, str]]:
         for name, obj in vars(module).items():
             if not name.startswith("test_") or not callable(obj):
                 continue
+            test_id = f"{path.name}::{name}"
+            by_fault: dict[tuple[int, str, str], list[str]] = {}
             for mark in getattr(obj, "pytestmark", []):
                 if mark.name == "fault":
-                    kw = mark.kwargs
-                    test_id = f"{path.name}::{name}"
-                    rows.append((int(kw["item"]), kw["case"], kw["outcome"], test_id))
+                    rows.append((*_fault(mark), test_id))
+                elif mark.name == "parametrize":
+                    values = mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"]
+                    for param in values:
+                        for sub in getattr(param, "marks", ()):
+                            if sub.name == "fault":
+                                if param.id is None:
+                                    raise ValueError(f"{test_id}: a fault param needs an id")
+                                by_fault.setdefault(_fault(sub), []).append(param.id)
+            for fault, ids in by_fault.items():
+                rows.append((*fault, f"{test_id}[{', '.join(ids)}]"))
     return sorted(rows)
+
+
+def _fault(mark) -> tuple[int, str, str]:
+    """(item, case, outcome) of one ``fault`` mark."""
+    kw = mark.kwargs
+    return int(kw["item"]), kw["case"], kw["outcome"]
 
 
 def render(rows: list[tuple[int, str, str, str]]) -> str:

@@ -85,7 +85,7 @@ def test_tile_rejects_empty():
         tile_to_length(np.zeros(0), 10)
 
 
-# --- questionable input (README, "Audio input checks") --------------------------------------
+# --- questionable input (docs/audio.md) --------------------------------------
 
 
 def _chop(path, n_bytes: int) -> None:

@@ -25,7 +25,7 @@ from musictransfer.errors import MusicTransferError
 from musictransfer.evaluation import param_grid, run_fast_grid, summarise_grid
 from musictransfer.folds import LegacyStratifiedKFold, legacy_stratified_folds
 from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING, GridReading, read_grid
-from musictransfer.reporting import aggregate_scores
+from musictransfer.scores_table import aggregate_scores
 from musictransfer.svm_grid import fast_grid_search, grid_settings
 
 # --- their scaler ---------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_cell_file_keeps_the_grid_and_paper_reading_is_its_score(tmp_path):
     path = tmp_path / "1.json"
     path.write_text(json.dumps(data))
     table = aggregate_scores([path])
-    assert list(table["protocol"]) == [PAPER_READING, AUTHORS_SCRIPT_READING]
+    assert list(table["reading"]) == [PAPER_READING, AUTHORS_SCRIPT_READING]
     assert table["code"].iloc[0] == data["provenance"]["code"]
     # A stored score that is not its own grid's best is refused, naming the file.
     data["score"] = data["score"] - 0.1
@@ -193,7 +193,10 @@ def their_result(shared, task, combo, estimator="SVC"):
     return float(np.load(shared / "result_transfer" / name))
 
 
-@pytest.mark.parametrize("combo", ["1", "14", "25", "124"])
+# A whole grid on GTZAN per combination: one stays in the quick subset, the others are slow.
+@pytest.mark.parametrize(
+    "combo", ["1", *(pytest.param(c, marks=pytest.mark.slow) for c in ("14", "25", "124"))]
+)
 def test_script_reading_reproduces_their_gtzan_cells(shared_paper, combo):
     y = pd.read_csv(shared_paper / "data_csv/gtzan_genre.csv", index_col=0)["label"].astype(str)
     X = released(shared_paper, "gtzan_genre", combo)
@@ -226,6 +229,7 @@ def test_their_speech_music_cell_needs_their_folds(shared_paper):
     assert abs(script_score(today) - theirs) > 0.005
 
 
+@pytest.mark.slow  # a whole SVR grid over EmoMusic
 def test_fold_weighting_moves_emomusic_toward_their_cell(shared_paper):
     table = pd.read_csv(shared_paper / "data_csv/emoMusic.csv", index_col=0)
     y = table["label_valence"].to_numpy(float)
@@ -270,14 +274,14 @@ def test_result_file_names_cover_their_30_cells_per_task(shared_paper):
 def test_comparison_table_summary_and_figure(tmp_path):
     rows = []
     for combo, paper, script in [("1", 0.80, 0.75), ("15", 0.90, 0.88), ("mfcc", 0.6, 0.5)]:
-        for protocol, score in [(PAPER_READING, paper), (AUTHORS_SCRIPT_READING, script)]:
+        for reading, score in [(PAPER_READING, paper), (AUTHORS_SCRIPT_READING, script)]:
             rows.append(
                 {
                     "task": "g",
                     "extractor": "choi2017",
                     "combo": combo,
                     "metric": "accuracy",
-                    "protocol": protocol,
+                    "reading": reading,
                     "score": score,
                 }
             )

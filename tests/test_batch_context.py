@@ -6,14 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musictransfer.batch_context import (
-    COLUMNS,
-    batch_boundary_tables,
-    batch_boundary_test,
-    plot_batch_boundary,
-    summarise_batch_boundary,
-)
+from musictransfer.batch_context import COLUMNS, batch_boundary_tables, batch_boundary_test
 from musictransfer.errors import ManifestError
+from musictransfer.figures import plot_batch_boundary
+from musictransfer.protocols_report import summarise_batch_boundary
 
 
 def _batched(n_per_class: int, n_classes: int, batch_size: int, shift: float, seed: int = 0):

@@ -14,12 +14,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musictransfer.batch_context import (
-    COLUMNS,
-    batch_boundary_tables,
-    plot_batch_boundary,
-    summarise_batch_boundary,
-)
+from musictransfer.batch_context import COLUMNS, batch_boundary_tables
 from musictransfer.choi2017.api import extract, extract_prepared, extraction_order, load_pretrained
 from musictransfer.cli import main
 from musictransfer.config import (
@@ -32,7 +27,8 @@ from musictransfer.config import (
 from musictransfer.datasets.store import PreparedDataset, prepare_audio
 from musictransfer.errors import ConfigError, ManifestError
 from musictransfer.featurefile import load_features, save_features
-from musictransfer.modern_report import paired_comparisons
+from musictransfer.figures import plot_batch_boundary
+from musictransfer.protocols_report import paired_comparisons, summarise_batch_boundary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,6 +161,7 @@ def test_label_order_batches_the_sorted_clips_and_keeps_that_order(store, model_
     assert np.abs(listed[sorted_rows] - feats).max() > 1e-3
 
 
+@pytest.mark.slow  # four extractions with the authors' network
 def test_frozen_statistics_do_not_depend_on_the_order(store, model_file, tmp_path):
     for mode in ("dataset", "reference"):
         extract_prepared(model_file, store, tmp_path / "a.npz", mode, batch_size=2,
@@ -304,4 +301,4 @@ def test_workflow_extracts_each_mode_in_label_order(repo, shared_paper, tmp_path
     boundary = next(x for x in text.splitlines() if "musictransfer batch-boundary" in x)
     assert "--batch-size 32" in boundary and boundary.count("choi2017-reference") >= 5
     for name in ("choi2017", "choi2017-dataset", "choi2017-reference"):
-        assert f"modern/vocal/{name}/12345/mlp.json" in text
+        assert f"probes/vocal/{name}/12345/mlp.json" in text

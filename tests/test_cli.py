@@ -144,7 +144,7 @@ def test_evaluate_several_cells_in_one_job_equals_one_job_per_cell(tmp_path, cap
     caplog.set_level(logging.INFO, logger="musictransfer")
     assert main([*head, "--combo", *combos, "-o", *map(str, batch)]) == 0
     # The job's log: one line per cell.
-    log = [r.getMessage() for r in caplog.records if r.name == "musictransfer.pipeline"]
+    log = [r.getMessage() for r in caplog.records if r.name == "musictransfer.cell_files"]
     assert [line.split(":")[0] for line in log] == [f"t/tagger-x/{c}" for c in combos]
     assert all(" accuracy " in line for line in log)
     for combo, path in zip(combos, batch, strict=True):

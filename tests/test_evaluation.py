@@ -24,19 +24,19 @@ from sklearn.svm import SVC, SVR
 from musictransfer import constants as c
 from musictransfer import svm_grid
 from musictransfer.config import CVSpec, TaskSpec
-from musictransfer.datasets.paper import load_released
+from musictransfer.datasets.paper.tables import load_released
 from musictransfer.errors import ConfigError
 from musictransfer.evaluation import (
     evaluate_cell,
     evaluate_fold_part,
     merge_fold_parts,
     param_grid,
-    reference_grid_search,
     run_fast_grid,
+    sklearn_grid_search,
 )
 from musictransfer.featurefile import select_combo
 from musictransfer.folds import cv_splitter
-from musictransfer.ipm import solve_box_qp
+from musictransfer.interior_point import solve_box_qp
 from musictransfer.readings import Setting
 from musictransfer.svm_grid import fast_grid_search, grid_settings
 
@@ -61,7 +61,7 @@ def task(type_: str, cv: CVSpec | None = None) -> TaskSpec:
 
 def reference_scores(X, y, spec, groups=None) -> tuple[np.ndarray, object]:
     """(settings x folds) scores of plain GridSearchCV, in ParameterGrid order."""
-    search = reference_grid_search(X, y, spec, groups)
+    search = sklearn_grid_search(X, y, spec, groups)
     folds = [search.cv_results_[f"split{k}_test_score"] for k in range(search.n_splits_)]
     return np.column_stack(folds), search
 
@@ -165,7 +165,8 @@ def test_interior_point_solves_the_svm_dual():
     assert b == pytest.approx(tight.intercept_[0], abs=1e-5)
 
 
-@pytest.mark.parametrize("combo", ["12345", "2", "mfcc"])
+# The five layers (160 dimensions) take longest (slow); '2' and 'mfcc' stay in the quick set.
+@pytest.mark.parametrize("combo", [pytest.param("12345", marks=pytest.mark.slow), "2", "mfcc"])
 def test_fast_equals_gridsearch_on_released_features(shared_paper, combo):
     X, y = paper_cell(shared_paper, "gtzan_speech_music", combo, "label")
     y = y.astype(str)
@@ -269,6 +270,7 @@ def test_multiclass_linear_fits_switch_solver_per_class_pair(shared_paper, pair_
         assert (np.abs(grid.scores[i] - ref) * n_test).max() <= 1 + 1e-9
 
 
+@pytest.mark.slow  # plain SVC on 13 classes of Extended Ballroom beyond libsvm's budget
 def test_linear_fits_skip_libsvm_after_it_exhausts_its_budget(shared_paper, monkeypatch):
     """Extended Ballroom, layer 3, scaled linear fits on one fold: libsvm exceeds its
     budget on some class pairs at C = 2; at C = 8 those pairs go straight to the
@@ -297,6 +299,7 @@ def test_linear_fits_skip_libsvm_after_it_exhausts_its_budget(shared_paper, monk
         assert abs(grid.scores[i, 0] - ref[0]) * len(test) <= 1 + 1e-9
 
 
+@pytest.mark.slow  # a whole grid over GTZAN's 1000 clips
 def test_gtzan_genre_reproduces_the_paper(shared_paper):
     """Plain GridSearchCV gives 0.898 here (paper: 89.8%, README of the shared files)."""
     X, y = paper_cell(shared_paper, "gtzan_genre", "12345", "label")
@@ -305,6 +308,7 @@ def test_gtzan_genre_reproduces_the_paper(shared_paper):
     assert result.best_params == {"scale": False, "kernel": "rbf", "C": 32.0, "gamma": 1 / 160}
 
 
+@pytest.mark.slow  # the reference, plain SVR, runs millions of libsvm iterations
 def test_pathological_linear_fits_within_tolerance(shared_paper):
     """EmoMusic arousal, unscaled linear SVR, C = 32: libsvm needs millions of
     iterations; the interior-point solver replaces it within the stated tolerance."""

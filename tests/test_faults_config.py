@@ -3,7 +3,8 @@
 Each test makes a bad input in tmp_path, runs the command a user would run, and checks
 the outcome: exit status 2, a message naming the file or key (and the row or id), no
 traceback, and no output file with a made-up number. docs/faults.md is generated from
-the ``fault`` markers.
+the ``fault`` markers; where a test asserts a message, the marker's outcome is written
+from the same string (:func:`exits_2`), so the table states what the test checks.
 """
 
 from __future__ import annotations
@@ -33,6 +34,44 @@ from musictransfer.config import (
 from musictransfer.errors import ConfigError, DownloadError, MusicTransferError
 
 N_CLIPS = 60
+SHOWN = {"manifest": "M.csv", "tmp": "DIR"}
+"""How the placeholders of a message template read in docs/faults.md."""
+
+
+def fill(text: str, **values: object) -> str:
+    """``text`` with its placeholders ``{name}`` replaced (other braces are left as they are)."""
+    for name, value in values.items():
+        text = text.replace(f"{{{name}}}", str(value))
+    return text
+
+
+def exits_2(message: str, hint: str = "", *, when: str = "", was: str = "") -> str:
+    """The outcome of a refusal in docs/faults.md, written from the message a test asserts.
+
+    ``message`` and ``hint`` may hold the placeholders of :data:`SHOWN` (``{manifest}``,
+    ``{tmp}``), which the test fills with its own paths.
+    """
+    text = f"exit 2{when}: '{fill(message, **SHOWN)}'"
+    text += f" -> '{fill(hint, **SHOWN)}'" if hint else ""
+    return text + (f"; was {was}" if was else "")
+
+
+def unknown_key(key: str, where: str) -> str:
+    """The message of a misspelled config key."""
+    return f"unknown key {key!r} in {where} of the config"
+
+
+def no_mirror(path: object, where: str) -> str:
+    """The message of a mirror directory that does not exist."""
+    return f"the mirror {path} ({where}) does not exist"
+
+
+def invalid_yaml(path: object, line: int, column: int) -> str:
+    """The start of the message of a config file that is not valid YAML."""
+    return f"config file {path} is not valid YAML at line {line}, column {column}"
+
+
+NO_TEST_ROW = "no row has a test value ('nosuchvalue')"
 
 
 @pytest.fixture
@@ -77,62 +116,123 @@ def evaluate(tmp_path, manifest: Path, task: str, capsys) -> tuple[int, str]:
     return code, err
 
 
-def write_variant(tmp_path, frame, name, column, row, value) -> Path:
-    bad = frame.copy()
-    bad[column] = bad[column].astype(object)
-    bad.loc[row, column] = value
-    bad.to_csv(tmp_path / name, index=False)
-    return tmp_path / name
+# --- items 1 and 2: manifests and tasks that cannot give a meaningful score ----------------
 
 
-# --- item 1: missing values ---------------------------------------------------------------
+def changed(change=None):
+    """The manifest of the cell, changed by ``change(frame)`` (unchanged: ok.csv)."""
+
+    def manifest(tmp_path: Path, frame: pd.DataFrame) -> Path:
+        if change is None:
+            return tmp_path / "ok.csv"
+        change(frame.copy()).to_csv(tmp_path / "bad.csv", index=False)
+        return tmp_path / "bad.csv"
+
+    return manifest
 
 
-@pytest.mark.fault(
-    item=1,
-    case="a class label missing (empty or NaN) in one row of the manifest",
-    outcome="exit 2: 'manifest M.csv: column 'label' (task t's target) has no value in 1 "
-    "row(s): line 9 (id 'c7')'; was a class 'nan' and a changed accuracy",
-)
-def test_missing_label_is_refused(cell, capsys):
+def blank(column: str, row: int, value: object = np.nan):
+    """The manifest with no value (NaN, or text such as 'nan') in one row of a column."""
+
+    def change(frame):
+        frame[column] = frame[column].astype(object)
+        frame.loc[row, column] = value
+        return frame
+
+    return changed(change)
+
+
+def four_of_class_b(frame):
+    """Class b cut to its first four clips."""
+    return pd.concat([frame[frame["label"] == "a"], frame[frame["label"] == "b"].head(4)])
+
+
+def refused(id, case, manifest, task, message, hint, *, item=2, when="", was=""):
+    """A bad manifest or task that `evaluate` refuses with ``message`` and ``hint``."""
+    outcome = exits_2(message, hint, when=when, was=was)
+    mark = pytest.mark.fault(item=item, case=case, outcome=outcome)
+    return pytest.param(manifest, task, message, hint, id=id, marks=mark)
+
+
+SPLIT = {"scheme": "predefined_split", "column": "split"}
+FOLDS = {"scheme": "predefined_folds"}
+COLUMNS = "its columns: id, path, label, fold, split, arousal"
+NO_VALUE = "manifest {{manifest}}: column {!r} (task t's {}) has no value in 1 row(s): line {}"
+FILL_IN = "fill in or remove those rows in the dataset's manifest, then rerun"
+LABEL = "a class label missing (empty or NaN) in one row of the manifest"
+CELL_FAULTS = [
+    refused("label-empty", LABEL, blank("label", 7), task_arg(),
+            NO_VALUE.format("label", "target", "9 (id 'c7')"), FILL_IN,
+            item=1, was="a class 'nan' and a changed accuracy"),
+    refused("label-NaN", LABEL, blank("label", 7, "NaN"), task_arg(),
+            NO_VALUE.format("label", "target", "9 (id 'c7')"), FILL_IN,
+            item=1, was="a class 'nan' and a changed accuracy"),
+    refused("fold-missing", "a fold number missing in one row (predefined_folds)",
+            blank("fold", 3), task_arg(**FOLDS, column="fold"),
+            NO_VALUE.format("fold", "cv.column", "5 (id 'c3')"), FILL_IN,
+            item=1, was="an extra fold (5 -> 6 folds)"),
+    refused("split-missing", "a split value missing ('nan') in one row (predefined_split)",
+            blank("split", 5, "nan"), task_arg(**SPLIT, test=["test"]),
+            NO_VALUE.format("split", "cv.column", "7 (id 'c5')"), FILL_IN,
+            item=1, was="a training row"),
+    refused("no-test-row", "cv.test names a value that no row of the split column has "
+            "(vocal: test: [nosuchvalue])", changed(), task_arg(**SPLIT, test=["nosuchvalue"]),
+            f"task t, column 'split' of {{manifest}}: {NO_TEST_ROW}; the column holds 'test', "
+            "'train'", "set the task's cv.test to the values of the test rows",
+            when=" before the grid search", was="score NaN, exit 0, then a traceback in plot"),
+    refused("no-training-row",
+            "every row is a test row of the predefined split (empty training side)",
+            changed(), task_arg(**SPLIT, test=["test", "train"]),
+            "every row is a test row ('test', 'train'): nothing to train on",
+            "set the task's cv.test to the values of the test rows only"),
+    refused("one-fold", "predefined_folds on a column with a single value (one fold)",
+            changed(lambda frame: frame.assign(split="train")), task_arg(**FOLDS, column="split"),
+            "task t, column 'split' of {manifest}: every row is in fold 'train'; leaving one "
+            "fold out leaves nothing to train on",
+            "set the task's cv.column to the column of its folds"),
+    refused("class-smaller-than-folds",
+            "cv.n_splits larger than the clips of a class (stratified_kfold)",
+            changed(four_of_class_b), task_arg(),
+            "class 'b' has 4 clip(s), fewer than the task's cv.n_splits (5)",
+            "set the task's cv.n_splits to at most 4", was="a scikit-learn warning and a score"),
+    refused("more-folds-than-clips", "cv.n_splits larger than the number of clips (kfold)",
+            changed(), task_arg("arousal", "regression", scheme="kfold", n_splits=100),
+            f"cv.n_splits is 100 but there are only {N_CLIPS} clips",
+            f"set the task's cv.n_splits to at most {N_CLIPS}"),
+    refused("regression-fold-of-one",
+            "a regression fold of one clip (kfold with n_splits = number of clips)",
+            changed(), task_arg("arousal", "regression", scheme="kfold", n_splits=N_CLIPS),
+            "a test fold has 1 clip; r2 needs at least 2", "lower the task's cv.n_splits",
+            was="r2 NaN"),
+    refused("continuous-classes",
+            f"a continuous target ({N_CLIPS} distinct floats) declared as classification",
+            changed(), task_arg("arousal"),
+            f"{N_CLIPS} distinct numbers for {N_CLIPS} clips, a continuous target, but the "
+            "task's type is classification", "set the task's type to regression"),
+    refused("one-class", "one class only in the target column",
+            changed(lambda frame: frame.assign(label="a")), task_arg(),
+            "every clip has the class 'a'; accuracy would be 1.0 whatever the features",
+            "check the task's target column and the manifest: a task needs two classes",
+            was="accuracy 1.0 without a word"),
+    refused("no-target-column", "the task's target column is not in the manifest",
+            changed(), task_arg("labl"),
+            f"manifest {{manifest}} has no column 'labl' (task t's target; {COLUMNS})",
+            "set the task's target to one of those columns"),
+    refused("no-split-column", "the task's split column (cv.column) is not in the manifest",
+            changed(), task_arg(scheme="predefined_split", column="category", test=["test"]),
+            f"manifest {{manifest}} has no column 'category' (task t's cv.column; {COLUMNS})",
+            "set the task's cv.column to one of those columns"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("manifest", "task", "message", "hint"), CELL_FAULTS)
+def test_evaluate_refuses_the_cell(cell, capsys, manifest, task, message, hint):
     tmp_path, frame = cell
-    for value, name in ((np.nan, "empty.csv"), ("NaN", "nan.csv")):
-        manifest = write_variant(tmp_path, frame, name, "label", 7, value)
-        code, err = evaluate(tmp_path, manifest, task_arg(), capsys)
-        assert code == 2
-        assert f"manifest {manifest}: column 'label'" in err
-        assert "line 9 (id 'c7')" in err and "-> fill in or remove those rows" in err
-
-
-@pytest.mark.fault(
-    item=1,
-    case="a fold number missing in one row (predefined_folds)",
-    outcome="exit 2: 'column 'fold' (task t's cv.column) has no value in 1 row(s): line 5 "
-    "(id 'c3')'; was an extra fold (5 -> 6 folds)",
-)
-def test_missing_fold_is_refused(cell, capsys):
-    tmp_path, frame = cell
-    manifest = write_variant(tmp_path, frame, "fold.csv", "fold", 3, np.nan)
-    code, err = evaluate(
-        tmp_path, manifest, task_arg(scheme="predefined_folds", column="fold"), capsys
-    )
+    path = manifest(tmp_path, frame)
+    code, err = evaluate(tmp_path, path, task, capsys)
     assert code == 2
-    assert "column 'fold' (task t's cv.column)" in err and "line 5 (id 'c3')" in err
-
-
-@pytest.mark.fault(
-    item=1,
-    case="a split value missing ('nan') in one row (predefined_split)",
-    outcome="exit 2: 'column 'split' (task t's cv.column) has no value in 1 row(s): "
-    "line 7 (id 'c5')'; the row used to go to training",
-)
-def test_missing_split_is_refused(cell, capsys):
-    tmp_path, frame = cell
-    manifest = write_variant(tmp_path, frame, "split.csv", "split", 5, "nan")
-    spec = task_arg(scheme="predefined_split", column="split", test=["test"])
-    code, err = evaluate(tmp_path, manifest, spec, capsys)
-    assert code == 2
-    assert "column 'split' (task t's cv.column)" in err and "line 7 (id 'c5')" in err
+    assert fill(message, manifest=path) in err
+    assert f"-> {hint}" in err
 
 
 def test_valid_cells_still_score(cell, capsys):
@@ -144,7 +244,7 @@ def test_valid_cells_still_score(cell, capsys):
     specs = {
         "stratified": task_arg(),
         "folds": task_arg(scheme="predefined_folds", column="fold"),
-        "split": task_arg(scheme="predefined_split", column="split", test=["test"]),
+        "split": task_arg(**SPLIT, test=["test"]),
         "regression": task_arg("arousal", "regression", scheme="kfold", n_splits=5),
     }
     conv, _ = load_features(tmp_path / "f.npz")
@@ -163,147 +263,6 @@ def test_valid_cells_still_score(cell, capsys):
         assert result["score"] == expected.score and np.isfinite(result["score"]), name
 
 
-# --- item 2: targets and splits that cannot give a meaningful score -----------------------
-
-
-@pytest.mark.fault(
-    item=2,
-    case="cv.test names a value that no row of the split column has (vocal: test: [nosuchvalue])",
-    outcome="exit 2 before the grid search: 'task t, column 'split' of M: no row has a "
-    "test value ('nosuchvalue'); the column holds 'test', 'train''; was score NaN, exit 0, "
-    "then a traceback in plot",
-)
-def test_test_value_matching_no_row(cell, capsys):
-    tmp_path, _ = cell
-    spec = task_arg(scheme="predefined_split", column="split", test=["nosuchvalue"])
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", spec, capsys)
-    assert code == 2
-    assert "no row has a test value ('nosuchvalue')" in err and "'test', 'train'" in err
-    assert "-> set the task's cv.test" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="every row is a test row of the predefined split (empty training side)",
-    outcome="exit 2: 'every row is a test row ('test', 'train'): nothing to train on'",
-)
-def test_empty_training_side(cell, capsys):
-    tmp_path, _ = cell
-    spec = task_arg(scheme="predefined_split", column="split", test=["test", "train"])
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", spec, capsys)
-    assert code == 2 and "nothing to train on" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="predefined_folds on a column with a single value (one fold)",
-    outcome="exit 2: 'every row is in fold 'train'; leaving one fold out leaves nothing "
-    "to train on'",
-)
-def test_single_fold(cell, capsys):
-    tmp_path, frame = cell
-    one = frame.assign(split="train")
-    one.to_csv(tmp_path / "one.csv", index=False)
-    spec = task_arg(scheme="predefined_folds", column="split")
-    code, err = evaluate(tmp_path, tmp_path / "one.csv", spec, capsys)
-    assert code == 2 and "every row is in fold 'train'" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="cv.n_splits larger than the clips of a class (stratified_kfold)",
-    outcome="exit 2: 'class 'b' has 4 clip(s), fewer than the task's cv.n_splits (5)'; "
-    "was a scikit-learn warning and a score",
-)
-def test_more_folds_than_clips_of_a_class(cell, capsys):
-    tmp_path, frame = cell
-    few = pd.concat([frame[frame["label"] == "a"], frame[frame["label"] == "b"].head(4)])
-    few.to_csv(tmp_path / "few.csv", index=False)
-    code, err = evaluate(tmp_path, tmp_path / "few.csv", task_arg(), capsys)
-    assert code == 2
-    assert "class 'b' has 4 clip(s), fewer than the task's cv.n_splits (5)" in err
-    assert "-> set the task's cv.n_splits to at most 4" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="cv.n_splits larger than the number of clips (kfold)",
-    outcome="exit 2: 'cv.n_splits is 100 but there are only 60 clips'",
-)
-def test_more_folds_than_clips(cell, capsys):
-    tmp_path, _ = cell
-    spec = task_arg("arousal", "regression", scheme="kfold", n_splits=100)
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", spec, capsys)
-    assert code == 2 and "cv.n_splits is 100 but there are only 60 clips" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="a regression fold of one clip (kfold with n_splits = number of clips)",
-    outcome="exit 2: 'a test fold has 1 clip; r2 needs at least 2'; was r2 NaN",
-)
-def test_regression_fold_of_one_clip(cell, capsys):
-    tmp_path, _ = cell
-    spec = task_arg("arousal", "regression", scheme="kfold", n_splits=N_CLIPS)
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", spec, capsys)
-    assert code == 2 and "a test fold has 1 clip; r2 needs at least 2" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="a continuous target (60 distinct floats) declared as classification",
-    outcome="exit 2: '60 distinct numbers for 60 clips, a continuous target, but the "
-    "task's type is classification' -> 'set the task's type to regression'",
-)
-def test_continuous_target_declared_classification(cell, capsys):
-    tmp_path, _ = cell
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", task_arg("arousal"), capsys)
-    assert code == 2
-    assert "60 distinct numbers for 60 clips, a continuous target" in err
-    assert "-> set the task's type to regression" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="one class only in the target column",
-    outcome="exit 2: 'every clip has the class 'a'; accuracy would be 1.0 whatever the "
-    "features'; was accuracy 1.0 without a word",
-)
-def test_one_class_only(cell, capsys):
-    tmp_path, frame = cell
-    frame.assign(label="a").to_csv(tmp_path / "one.csv", index=False)
-    code, err = evaluate(tmp_path, tmp_path / "one.csv", task_arg(), capsys)
-    assert code == 2 and "every clip has the class 'a'" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="the task's target or split column is not in the manifest",
-    outcome="exit 2: 'manifest M has no column 'labl' (task t's target; its columns: id, "
-    "path, label, ...)' -> 'set the task's target to one of those columns'",
-)
-def test_missing_target_or_split_column(cell, capsys):
-    tmp_path, _ = cell
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", task_arg("labl"), capsys)
-    assert code == 2 and "has no column 'labl' (task t's target; its columns: id," in err
-    spec = task_arg(scheme="predefined_split", column="category", test=["test"])
-    code, err = evaluate(tmp_path, tmp_path / "ok.csv", spec, capsys)
-    assert code == 2 and "has no column 'category' (task t's cv.column" in err
-
-
-@pytest.mark.fault(
-    item=2,
-    case="a regression task with stratified_kfold in the config",
-    outcome="exit 2 when the config is read: '...cv.scheme is stratified_kfold, which "
-    "needs classes, but ...type is regression'",
-)
-def test_stratified_regression_is_a_config_error(repo):
-    config = load_config(repo / "config.yaml")
-    config["experiments"]["demo"]["tasks"]["emotion_arousal"]["cv"]["scheme"] = "stratified_kfold"
-    with pytest.raises(ConfigError, match=r"emotion_arousal\.cv\.scheme is stratified_kfold"):
-        resolve_experiment(config)
-
-
 @pytest.mark.fault(
     item=2,
     case="a wrong task checked by the workflow's check_task step, before audio and training",
@@ -312,25 +271,27 @@ def test_stratified_regression_is_a_config_error(repo):
 def test_check_task_command(cell, capsys):
     tmp_path, _ = cell
     out = tmp_path / "check.json"
-    spec = task_arg(scheme="predefined_split", column="split", test=["test"])
+    spec = task_arg(**SPLIT, test=["test"])
     assert main(["check-task", "--task", spec, "--manifest", str(tmp_path / "ok.csv"),
                  "-o", str(out)]) == 0  # fmt: skip
     summary = json.loads(out.read_text())
     assert summary["n_clips"] == N_CLIPS and summary["folds"] == [{"train": 45, "test": 15}]
     assert sum(summary["classes"].values()) == N_CLIPS
-    bad = task_arg(scheme="predefined_split", column="split", test=["nosuchvalue"])
+    bad = task_arg(**SPLIT, test=["nosuchvalue"])
     out.unlink()
     assert main(["check-task", "--task", bad, "--manifest", str(tmp_path / "ok.csv"),
                  "-o", str(out)]) == 2  # fmt: skip
-    assert "no row has a test value ('nosuchvalue')" in capsys.readouterr().err
+    assert NO_TEST_ROW in capsys.readouterr().err
     assert not out.exists()
+
+
+NO_FINITE_SCORE = "cell t/random/12: the grid search gave no finite accuracy"
 
 
 @pytest.mark.fault(
     item=2,
     case="a grid search whose best setting has no finite score (last guard)",
-    outcome="exit 2: 'cell t/random/12: the grid search gave no finite accuracy'; no NaN "
-    "is ever written to a cell's file",
+    outcome=exits_2(NO_FINITE_SCORE) + "; no NaN is ever written to a cell's file",
 )
 def test_nan_score_is_never_summarised():
     from musictransfer.evaluation import param_grid, summarise_grid
@@ -340,15 +301,19 @@ def test_nan_score_is_never_summarised():
     scores = np.full((len(settings), 2), np.nan)
     grid = GridResult(settings, scores, np.full(scores.shape, "libsvm", dtype=object), 0)
     spec = TaskSpec("t", "d", "classification", "label", CVSpec("predefined_folds", column="f"))
-    with pytest.raises(ConfigError, match=r"t/random/12: the grid search gave no finite"):
+    with pytest.raises(ConfigError) as info:
         summarise_grid(grid, spec, "random", "12", (10, 160), 0.0)
+    assert info.value.message.startswith(NO_FINITE_SCORE)
+
+
+NON_FINITE = "score cell {path} has a score of {score}, not a finite number"
 
 
 @pytest.mark.fault(
     item=2,
     case="a score cell (JSON) holding NaN, a string or Infinity as its score",
-    outcome="exit 2 from aggregate: 'score cell X.json has a score of nan, not a finite "
-    "number'; was a blank in the table",
+    outcome=exits_2(NON_FINITE.format(path="X.json", score="nan"), when=" from aggregate")
+    + " (or of inf, '0.5'); was a blank in the table",
 )
 def test_aggregate_refuses_a_non_finite_score(tmp_path, capsys):
     good = {"task": "t", "extractor": "random", "combo": "1", "metric": "accuracy",
@@ -359,80 +324,140 @@ def test_aggregate_refuses_a_non_finite_score(tmp_path, capsys):
         path.write_text(json.dumps({**good, "combo": "2", "score": score}))
         out = tmp_path / "scores.csv"
         assert main(["aggregate", str(tmp_path / "1.json"), str(path), "-o", str(out)]) == 2
-        err = capsys.readouterr().err
-        assert f"score cell {path} has a score of" in err and "not a finite number" in err
+        assert NON_FINITE.format(path=path, score=repr(score)) in capsys.readouterr().err
         assert not out.exists()
     path = tmp_path / "fold.json"
     path.write_text(json.dumps({**good, "combo": "2", "fold_scores": [0.5, float("nan")]}))
     assert main(["aggregate", str(path), "-o", str(tmp_path / "scores.csv")]) == 2
+    assert NON_FINITE.format(path=path, score="nan") in capsys.readouterr().err
 
 
-# --- item 7: the configuration ----------------------------------------------------------
+# --- items 2, 7 and 8: a configuration that resolve_experiment refuses --------------------
 
 
 def demo_config(repo) -> dict:
     return load_config(repo / "config.yaml")
 
 
-MISSPELLED = [
-    ((), "expriment", "demo", "the top level", "experiment"),
-    (("experiments", "demo"), "tranining", {"seed": 0}, "experiments.demo", "training"),
-    (("experiments", "demo", "training"), "max_epoch", 3, "experiments.demo.training",
-     "max_epochs"),
-    (("experiments", "demo", "tasks", "genre", "cv"), "n_split", 3,
-     "experiments.demo.tasks.genre.cv", "n_splits"),
-    (("experiments", "demo", "tasks", "genre"), "taget", "x", "experiments.demo.tasks.genre",
-     "target"),
-    (("experiments", "demo", "demo"), "n_clip", {}, "experiments.demo.demo", "n_clips"),
-    (("experiments", "demo", "random_convnet"), "sed", 1, "experiments.demo.random_convnet",
-     "seed"),
-    (("experiments", "paper_audio", "datasets", "gtzan_genre"), "datadir", "x",
-     "experiments.paper_audio.datasets.gtzan_genre", "data_dir"),
+def setting(*keys: str, value: object):
+    """A change of the config: ``value`` at the key path ``keys`` ('{tmp}' is tmp_path)."""
+
+    def change(config: dict, tmp_path: Path) -> None:
+        node = config
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = fill(value, tmp=tmp_path) if isinstance(value, str) else value
+
+    return change
+
+
+def config_fault(id, change, message, hint="", *, experiment=None, mark=None, **fault):
+    """A change of the demo config that resolve_experiment refuses with exactly ``message``.
+
+    ``hint`` is the start of the error's hint. The fault mark is ``mark`` (shared by
+    several cases) or one written from ``fault`` (item, case, was) and the message.
+    """
+    mark = mark or refused_config(message=message, hint=hint, **fault)
+    return pytest.param(change, experiment, message, hint, id=id, marks=mark)
+
+
+def refused_config(item, case, message, hint="", *, was=""):
+    """The fault mark of a config that is refused when it is read."""
+    outcome = exits_2(message, hint, when=" when the config is read", was=was)
+    return pytest.mark.fault(item=item, case=case, outcome=outcome)
+
+
+def misspelled(parent: tuple[str, ...], key: str, value: object, meant: str):
+    """A key misspelled under the key path ``parent``, which the message names."""
+    return config_fault(
+        f"typo-{key}",
+        setting(*parent, key, value=value),
+        unknown_key(key, ".".join(parent) or "the top level"),
+        f"did you mean {meant!r}?",
+        mark=MISSPELLED,
+    )
+
+
+def mirror_is_a_file(config: dict, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    config["mirror"] = str(tmp_path / "a-file")
+
+
+MISSPELLED = refused_config(
+    7,
+    "a misspelled key at any level of config.yaml (expriment:, tranining:, max_epoch:, "
+    "n_split:, taget:, datadir:)",
+    unknown_key("tranining", "experiments.demo"),
+    "did you mean 'training'?",
+    was="silently ignored",
+)
+PAPER = ("experiments", "paper_audio")
+DEMO = ("experiments", "demo")
+AROUSAL = (*DEMO, "tasks", "emotion_arousal")
+CONFIG_FAULTS = [
+    misspelled((), "expriment", "demo", "experiment"),
+    misspelled(DEMO, "tranining", {"seed": 0}, "training"),
+    misspelled((*DEMO, "training"), "max_epoch", 3, "max_epochs"),
+    misspelled((*DEMO, "tasks", "genre", "cv"), "n_split", 3, "n_splits"),
+    misspelled((*DEMO, "tasks", "genre"), "taget", "x", "target"),
+    misspelled((*DEMO, "demo"), "n_clip", {}, "n_clips"),
+    misspelled((*DEMO, "random_convnet"), "sed", 1, "seed"),
+    misspelled((*PAPER, "datasets", "gtzan_genre"), "datadir", "x", "data_dir"),
+    config_fault("choi2017-typo", setting(*PAPER, "choi2017", value={"bn_mod": "batch"}),
+                 unknown_key("bn_mod", "experiments.paper_audio.choi2017"),
+                 "did you mean 'bn_mode'?", experiment="paper_audio",
+                 item=7, case="a misspelled key in the choi2017 block (bn_mod:)"),
+    config_fault("choi2017-value", setting(*PAPER, "choi2017", value={"bn_mode": "bach"}),
+                 "'bach' in experiments.paper_audio.choi2017.bn_mode is not valid: 'bach' is "
+                 "not one of ['batch', 'dataset', 'reference']", experiment="paper_audio",
+                 item=7, case="a bad value in the choi2017 block (bn_mode: bach)"),
+    config_fault("stratified-regression",
+                 setting(*AROUSAL, "cv", "scheme", value="stratified_kfold"),
+                 f"{'.'.join(AROUSAL)}.cv.scheme is stratified_kfold, which needs classes, but "
+                 f"{'.'.join(AROUSAL)}.type is regression",
+                 "use the kfold scheme for a regression task",
+                 item=2, case="a regression task with stratified_kfold in the config"),
+    config_fault("mirror-missing", setting("mirror", value="{tmp}/no-such-mirror"),
+                 no_mirror("{tmp}/no-such-mirror", "config key 'mirror'"),
+                 item=8, case="config key mirror set to a directory that does not exist",
+                 was="ignored, then a download and a hint to set mirror"),
+    config_fault("mirror-a-file", mirror_is_a_file,
+                 "the mirror {tmp}/a-file (config key 'mirror') is not a directory",
+                 item=8, case="config key mirror set to a file"),
 ]  # fmt: skip
 
 
-@pytest.mark.fault(
-    item=7,
-    case="a misspelled key at any level of config.yaml (expriment:, tranining:, "
-    "max_epoch:, n_split:, taget:, datadir:)",
-    outcome="exit 2: 'unknown key 'tranining' in experiments.demo of the config' -> "
-    "'did you mean 'training'? the keys there are: ...'; was silently ignored",
-)
-@pytest.mark.parametrize(("parent", "key", "value", "where", "meant"), MISSPELLED)
-def test_misspelled_key_is_named(repo, parent, key, value, where, meant):
+@pytest.mark.parametrize(("change", "experiment", "message", "hint"), CONFIG_FAULTS)
+def test_config_is_refused(repo, tmp_path, change, experiment, message, hint):
     config = demo_config(repo)
-    node = config
-    for part in parent:
-        node = node[part]
-    node[key] = value
+    change(config, tmp_path)
     with pytest.raises(ConfigError) as info:
-        resolve_experiment(config)
-    assert info.value.message == f"unknown key {key!r} in {where} of the config"
-    assert info.value.hint.startswith(f"did you mean {meant!r}?")
+        resolve_experiment(config, experiment)
+    assert info.value.message == fill(message, tmp=tmp_path)
+    assert (info.value.hint or "").startswith(hint)
 
 
-@pytest.mark.fault(
-    item=7,
-    case="a misspelled key in the choi2017 block (bn_mod:) or a bad value (bn_mode: bach)",
-    outcome="exit 2: 'unknown key 'bn_mod' in experiments.paper_audio.choi2017' / "
-    "''bach' in experiments.paper_audio.choi2017.bn_mode is not valid'",
-)
-def test_choi2017_block_is_checked(repo):
+def test_valid_config_blocks_resolve(repo, tmp_path):
+    """The valid counterparts of CONFIG_FAULTS resolve: a choi2017 block, a mirror folder."""
     config = demo_config(repo)
-    block = config["experiments"]["paper_audio"]
-    block["choi2017"] = {"bn_mode": "batch", "batch_size": 256, "chunk_size": 16}
-    resolve_experiment(config, "paper_audio")  # the block is known
-    block["choi2017"] = {"bn_mod": "batch"}
-    with pytest.raises(ConfigError, match=r"unknown key 'bn_mod' in experiments\.paper_audio"):
-        resolve_experiment(config, "paper_audio")
-    block["choi2017"] = {"bn_mode": "bach"}
-    with pytest.raises(ConfigError, match=r"'bach' in experiments\.paper_audio\.choi2017"):
-        resolve_experiment(config, "paper_audio")
+    config["experiments"]["paper_audio"]["choi2017"] = {
+        "bn_mode": "batch", "batch_size": 256, "chunk_size": 16,
+    }  # fmt: skip
+    resolve_experiment(config, "paper_audio")
+    config["mirror"] = str(tmp_path)
+    assert resolve_experiment(config).mirror == tmp_path
+
+
+def test_config_is_unchanged_by_validation(repo):
+    """Validation fills in no defaults: a config resolves to the same experiment as before."""
+    config = demo_config(repo)
+    before = copy.deepcopy(config)
+    resolve_experiment(config)
+    assert config == before
 
 
 def test_every_schema_key_is_described_and_defaults_match_the_code():
-    from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE
-    from musictransfer.constants import N_FOLDS
+    from musictransfer.constants import AUTHORS_BATCH_SIZE, N_FOLDS
     from musictransfer.training import TrainingSettings
 
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
@@ -452,10 +477,13 @@ def test_every_schema_key_is_described_and_defaults_match_the_code():
 
     walk(schema, "schema")
     props = schema["$defs"]["experiment"]["properties"]
-    training = props["training"]["properties"]
-    assert {k: v["default"] for k, v in training.items()} == vars(TrainingSettings())
+    training = props["training"]
+    if "$ref" in training:  # the block's keys are defined once, under $defs
+        training = schema["$defs"][training["$ref"].rsplit("/", 1)[-1]]
+    defaults = {k: v["default"] for k, v in training["properties"].items()}
+    assert vars(TrainingSettings.from_mapping({})) == defaults
     choi = props["choi2017"]["properties"]
-    assert choi["batch_size"]["default"] == DEFAULT_BATCH_SIZE
+    assert choi["batch_size"]["default"] == AUTHORS_BATCH_SIZE
     assert choi["bn_mode"]["default"] == "batch"
     assert schema["$defs"]["cv"]["properties"]["n_splits"]["default"] == N_FOLDS
     # The workflow's link to the schema is the package's file.
@@ -464,26 +492,32 @@ def test_every_schema_key_is_described_and_defaults_match_the_code():
     )
 
 
+# --- item 7: the configuration file and the command line ----------------------------------
+
+YAML_PROBLEM = "expected ',' or ']', but got '}'"
+
+
 @pytest.mark.fault(
     item=7,
     case="a YAML syntax error in the config file",
-    outcome="exit 2: 'config file bad.yaml is not valid YAML at line 4, column 24: "
-    "expected ',' or ']', but got '}''",
+    outcome=exits_2(f"{invalid_yaml('bad.yaml', 4, 24)}: {YAML_PROBLEM}"),
 )
 def test_yaml_error_names_file_and_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("experiment: demo\nexperiments:\n  demo:\n    training: {seed: [0}\n")
     assert main(["info", "--config", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"config file {bad} is not valid YAML at line 4, column 24" in err
+    assert f"{invalid_yaml(bad, 4, 24)}: {YAML_PROBLEM}" in err
     assert len(err.strip().splitlines()) == 2  # the message and its hint
+
+
+TRAINING_TYPO = unknown_key("tranining", "experiments.demo")
 
 
 @pytest.mark.fault(
     item=7,
     case="musictransfer info --config with a misspelled key, or layered overlay files",
-    outcome="exit 2: 'unknown key 'tranining' in experiments.demo of the config'; "
-    "overlays merge as Snakemake's --configfile does",
+    outcome=exits_2(TRAINING_TYPO) + "; overlays merge as Snakemake's --configfile does",
 )
 def test_info_checks_layered_configs(repo, tmp_path, capsys):
     base, test = str(repo / "config.yaml"), str(repo / ".test/config.yaml")
@@ -495,7 +529,7 @@ def test_info_checks_layered_configs(repo, tmp_path, capsys):
     typo = tmp_path / "typo.yaml"
     typo.write_text("experiments:\n  demo:\n    tranining: {max_epochs: 1}\n")
     assert main(["info", "--config", base, "--config", str(typo)]) == 2
-    assert "unknown key 'tranining' in experiments.demo" in capsys.readouterr().err
+    assert TRAINING_TYPO in capsys.readouterr().err
 
 
 def snakemake(*args, cwd) -> subprocess.CompletedProcess:
@@ -508,146 +542,34 @@ def snakemake(*args, cwd) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+RESULTS_TYPO = (unknown_key("reslts", "the top level"), "did you mean 'results'?")
+
+
 @pytest.mark.fault(
     item=7,
     case="snakemake with a misspelled --config override (reslts=...) or config key",
-    outcome="snakemake stops before any job: 'unknown key 'reslts' in the top level of the "
-    "config' -> 'did you mean 'results'?'",
+    outcome="snakemake stops before any job: '{}' -> '{}'".format(*RESULTS_TYPO),
 )
 def test_snakemake_refuses_misspelled_override(repo, tmp_path):
     out = snakemake("-n", "--config", f"reslts={tmp_path}", cwd=repo)
     assert out.returncode != 0
-    text = out.stdout + out.stderr
-    assert "unknown key 'reslts' in the top level of the config" in text
-    assert "did you mean 'results'?" in text
+    assert all(text in out.stdout + out.stderr for text in RESULTS_TYPO)
+
+
+YAML_ERROR_AT_3 = f"{invalid_yaml('config.yaml', 3, 7)}: expected ',' or ']', but got ':'"
 
 
 @pytest.mark.fault(
     item=7,
     case="snakemake with a YAML syntax error in config.yaml",
-    outcome="snakemake stops: 'config file config.yaml is not valid YAML at line 3, "
-    "column 1: ...' (Snakemake's own message names neither file nor line)",
+    outcome=f"snakemake stops: '{YAML_ERROR_AT_3}' (Snakemake's own message names neither "
+    "file nor line)",
 )
 def test_snakemake_names_the_yaml_error_line(repo, tmp_path):
     (tmp_path / "config.yaml").write_text("experiment: demo\nresults: [x\nmirror: null\n")
     out = snakemake("-s", str(repo / "Snakefile"), "-d", str(tmp_path), "-n", cwd=tmp_path)
     assert out.returncode != 0
-    assert "config file config.yaml is not valid YAML at line 3" in out.stdout + out.stderr
-
-
-# --- item 8: a mirror that does not exist -------------------------------------------------
-
-
-@pytest.mark.fault(
-    item=8,
-    case="config key mirror set to a directory that does not exist",
-    outcome="exit 2 when the config is read: 'the mirror X (config key 'mirror') does not "
-    "exist'; was ignored, then a download and a hint to set mirror",
-)
-def test_config_mirror_must_exist(repo, tmp_path):
-    config = demo_config(repo)
-    config["mirror"] = str(tmp_path / "no-such-mirror")
-    with pytest.raises(ConfigError, match=r"no-such-mirror \(config key 'mirror'\) does not"):
-        resolve_experiment(config)
-    (tmp_path / "a-file").write_text("x")
-    config["mirror"] = str(tmp_path / "a-file")
-    with pytest.raises(ConfigError, match=r"a-file \(config key 'mirror'\) is not a directory"):
-        resolve_experiment(config)
-    config["mirror"] = str(tmp_path)
-    assert resolve_experiment(config).mirror == tmp_path
-
-
-@pytest.mark.fault(
-    item=8,
-    case="--mirror naming a directory that does not exist (download, extract, tag, "
-    "fetch-paper-file, import-paper-weights)",
-    outcome="exit 2 before any download: 'the mirror X (--mirror) does not exist'",
-)
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["download", "gtzan_speech_music", "--out-dir", "{tmp}/out"],
-        ["extract", "--extractor", "choi2017", "{tmp}/a.wav", "-o", "{tmp}/out/f.npz"],
-        ["tag", "{tmp}/a.wav"],
-        [
-            "fetch-paper-file",
-            "data_csv/gtzan_genre.csv",
-            "-o",
-            "{tmp}/out/g.csv",
-            "--base-url",
-            "http://127.0.0.1:9/",
-        ],
-        ["import-paper-weights", "--out", "{tmp}/out/choi2017.pt"],
-    ],
-)
-def test_cli_mirror_must_exist(tmp_path, capsys, command):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
-    missing = tmp_path / "no-such-mirror"
-    assert main([*args, "--mirror", str(missing)]) == 2
-    err = capsys.readouterr().err
-    assert f"the mirror {missing} (--mirror) does not exist" in err
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.fault(
-    item=8,
-    case="MUSICTRANSFER_MIRROR or a library call naming a mirror that does not exist",
-    outcome="ConfigError naming the path and where it was set; nothing is downloaded",
-)
-def test_library_mirror_must_exist(tmp_path, monkeypatch):
-    from musictransfer.datasets import paper
-    from musictransfer.datasets.download import download_dataset
-    from musictransfer.datasets.reference import reference_path
-
-    missing = tmp_path / "no-such-mirror"
-    monkeypatch.setenv("MUSICTRANSFER_MIRROR", str(missing))
-    with pytest.raises(ConfigError, match=r"no-such-mirror \(MUSICTRANSFER_MIRROR\)"):
-        paper.fetch_released(paper.WEIGHTS_THEANO, download=False)
-    monkeypatch.delenv("MUSICTRANSFER_MIRROR")
-    calls = [
-        lambda: paper.fetch_released(paper.WEIGHTS_THEANO, mirror=missing),
-        lambda: paper.fetch_released_file(
-            "data_csv/gtzan_genre.csv",
-            tmp_path / "g.csv",
-            mirror=missing,
-            base_url="http://127.0.0.1:9/",
-        ),
-        lambda: download_dataset("gtzan_speech_music", tmp_path / "d", mirror=missing),
-        lambda: reference_path("gtzan_genre.csv", missing, tmp_path / "cache"),
-    ]
-    for call in calls:
-        with pytest.raises(ConfigError, match=r"no-such-mirror \(mirror\) does not exist"):
-            call()
-    assert not (tmp_path / "cache").exists() and not (tmp_path / "g.csv").exists()
-    assert not (tmp_path / "d").exists()
-
-
-@pytest.mark.fault(
-    item=8,
-    case="an existing mirror that lacks the file, and the download fails",
-    outcome="exit 2: 'could not download ...' -> 'put a copy in the mirror as "
-    "<mirror>/data_csv/...' (the hint no longer says to set mirror when it is set)",
-)
-def test_hint_names_the_file_in_an_existing_mirror(tmp_path):
-    from musictransfer.datasets import paper
-
-    with pytest.raises(DownloadError) as info:
-        paper.fetch_released_file(
-            "data_csv/gtzan_genre.csv", tmp_path / "g.csv", mirror=tmp_path,
-            base_url="http://127.0.0.1:9/", retries=0,
-        )  # fmt: skip
-    assert info.value.hint.startswith(
-        f"put a copy in the mirror as {tmp_path / 'data_csv/gtzan_genre.csv'}"
-    )
-    assert isinstance(info.value, MusicTransferError)
-
-
-def test_config_is_unchanged_by_validation(repo):
-    """Validation fills in no defaults: a config resolves to the same experiment as before."""
-    config = demo_config(repo)
-    before = copy.deepcopy(config)
-    resolve_experiment(config)
-    assert config == before
+    assert YAML_ERROR_AT_3 in out.stdout + out.stderr
 
 
 @pytest.mark.fault(
@@ -655,8 +577,7 @@ def test_config_is_unchanged_by_validation(repo):
     case="the workflow with vocal: {cv: {scheme: predefined_split, column: split, test: "
     "[nosuchvalue]}} layered over .test/config.yaml",
     outcome="the check_task job fails as soon as vocal's manifest exists (before its audio "
-    "is prepared): 'no row has a test value ('nosuchvalue')'; was score NaN, then a "
-    "traceback in plot",
+    f"is prepared): '{NO_TEST_ROW}'; was score NaN, then a traceback in plot",
 )
 def test_workflow_checks_the_task_before_long_jobs(repo, tmp_path):
     overlay = tmp_path / "bad.yaml"
@@ -671,6 +592,92 @@ def test_workflow_checks_the_task_before_long_jobs(repo, tmp_path):
     )  # fmt: skip
     assert out.returncode != 0
     log = (root / "logs/check_task/vocal.log").read_text()
-    assert "no row has a test value ('nosuchvalue')" in log and "Traceback" not in log
+    assert NO_TEST_ROW in log and "Traceback" not in log
     assert not (root / "checks/vocal.json").exists()
     assert not (root / "prepared").exists()
+
+
+# --- item 8: a mirror that does not exist -------------------------------------------------
+
+MIRROR_COMMANDS = [
+    ["download", "gtzan_speech_music", "--out-dir", "{tmp}/out"],
+    ["extract", "--extractor", "choi2017", "{tmp}/a.wav", "-o", "{tmp}/out/f.npz"],
+    ["tag", "{tmp}/a.wav"],
+    ["fetch-paper-file", "data_csv/gtzan_genre.csv", "-o", "{tmp}/out/g.csv",
+     "--base-url", "http://127.0.0.1:9/"],
+    ["import-paper-weights", "--out", "{tmp}/out/choi2017.pt"],
+]  # fmt: skip
+
+
+@pytest.mark.fault(
+    item=8,
+    case="--mirror naming a directory that does not exist (download, extract, tag, "
+    "fetch-paper-file, import-paper-weights)",
+    outcome=exits_2(no_mirror("{tmp}/no-such-mirror", "--mirror"), when=" before any download"),
+)
+@pytest.mark.parametrize("command", MIRROR_COMMANDS, ids=lambda command: command[0])
+def test_cli_mirror_must_exist(tmp_path, capsys, command):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    missing = tmp_path / "no-such-mirror"
+    assert main([*args, "--mirror", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert no_mirror(missing, "--mirror") in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.fault(
+    item=8,
+    case="MUSICTRANSFER_MIRROR or a library call naming a mirror that does not exist",
+    outcome="ConfigError naming the path and where it was set; nothing is downloaded",
+)
+def test_library_mirror_must_exist(tmp_path, monkeypatch):
+    from musictransfer.datasets import paper
+    from musictransfer.datasets.authors_tables import authors_table_path
+    from musictransfer.datasets.download import download_dataset
+    from musictransfer.datasets.paper import fetch as paper_fetch
+
+    missing = tmp_path / "no-such-mirror"
+    monkeypatch.setenv("MUSICTRANSFER_MIRROR", str(missing))
+    with pytest.raises(ConfigError) as info:
+        paper_fetch.fetch_released(paper.WEIGHTS_THEANO, download=False)
+    assert info.value.message == no_mirror(missing, "MUSICTRANSFER_MIRROR")
+    monkeypatch.delenv("MUSICTRANSFER_MIRROR")
+    calls = [
+        lambda: paper_fetch.fetch_released(paper.WEIGHTS_THEANO, mirror=missing),
+        lambda: paper_fetch.fetch_released_file(
+            "data_csv/gtzan_genre.csv",
+            tmp_path / "g.csv",
+            mirror=missing,
+            base_url="http://127.0.0.1:9/",
+        ),
+        lambda: download_dataset("gtzan_speech_music", tmp_path / "d", mirror=missing),
+        lambda: authors_table_path("gtzan_genre.csv", missing, tmp_path / "cache"),
+    ]
+    for call in calls:
+        with pytest.raises(ConfigError) as info:
+            call()
+        assert info.value.message == no_mirror(missing, "mirror")
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "g.csv").exists()
+    assert not (tmp_path / "d").exists()
+
+
+MIRROR_COPY = "put a copy in the mirror as {tmp}/data_csv/gtzan_genre.csv"
+
+
+@pytest.mark.fault(
+    item=8,
+    case="an existing mirror that lacks the file, and the download fails",
+    outcome=exits_2("could not download ...", MIRROR_COPY)
+    + " (the hint no longer says to set mirror when it is set)",
+)
+def test_hint_names_the_file_in_an_existing_mirror(tmp_path):
+    from musictransfer.datasets.paper import fetch as paper_fetch
+
+    with pytest.raises(DownloadError) as info:
+        paper_fetch.fetch_released_file(
+            "data_csv/gtzan_genre.csv", tmp_path / "g.csv", mirror=tmp_path,
+            base_url="http://127.0.0.1:9/", retries=0,
+        )  # fmt: skip
+    assert info.value.message.startswith("could not download ")
+    assert info.value.hint.startswith(fill(MIRROR_COPY, tmp=tmp_path))
+    assert isinstance(info.value, MusicTransferError)

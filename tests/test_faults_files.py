@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musictransfer import files
+from musictransfer import outputs
 from musictransfer.cli import main
 from musictransfer.datasets import store
 from musictransfer.errors import MusicTransferError
@@ -70,7 +70,7 @@ def test_new_outputs_follow_the_umask(tmp_path, umask, mask, expected):
     assert mode(tmp_path / "p" / "manifest.csv") == expected
     assert main(["extract-mfcc", str(tmp_path / "p"), "-o", str(tmp_path / "f.npz")]) == 0
     assert mode(tmp_path / "f.npz") == expected
-    files.write_json(tmp_path / "x.json", {"a": 1})
+    outputs.write_json(tmp_path / "x.json", {"a": 1})
     assert mode(tmp_path / "x.json") == expected
 
 
@@ -142,7 +142,7 @@ def test_output_on_a_fifo_is_refused(prepared, tmp_path, capsys):
     assert link.is_symlink()
     # The library refuses too (a script calling the writers directly).
     with pytest.raises(MusicTransferError, match="a FIFO"):
-        files.write_json(fifo, {})
+        outputs.write_json(fifo, {})
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -201,7 +201,7 @@ def test_output_in_an_unwritable_directory(prepared, tmp_path, capsys, monkeypat
     locked = tmp_path / "locked"
     locked.mkdir()
     if os.geteuid() == 0:  # root writes anywhere: stand in for the permission check
-        monkeypatch.setattr(files, "_writable", lambda directory: directory != locked)
+        monkeypatch.setattr(outputs, "_writable", lambda directory: directory != locked)
     else:
         locked.chmod(0o500)
     try:
@@ -218,9 +218,9 @@ def test_system_refusal_while_writing_is_one_line(tmp_path, monkeypatch):
     def refuse(**kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), kwargs["dir"])
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", refuse)
     with pytest.raises(MusicTransferError, match=r"cannot write .*x\.json: Permission denied"):
-        files.write_json(tmp_path / "x.json", {})
+        outputs.write_json(tmp_path / "x.json", {})
 
 
 # --- item 6: a full disk ----------------------------------------------------------------------
@@ -314,10 +314,10 @@ def test_truncated_prepared_audio(prepared, tmp_path, capsys):
 
 def test_truncated_released_layer_file(tmp_path):
     """The authors' .npy files (read by import-paper-features) are checked the same way."""
-    from musictransfer.datasets.paper import _load_matrix
+    from musictransfer.datasets.paper.tables import load_matrix
 
     path = tmp_path / "x_layer_0.npy"
     np.save(path, np.ones((10, 32), np.float32))
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(MusicTransferError, match=r"x_layer_0\.npy: damaged, truncated"):
-        _load_matrix(path, 10, 32)
+        load_matrix(path, 10, 32)

@@ -164,7 +164,7 @@ def test_the_authors_network_is_not_extracted_as_a_convnet(
     corpus: dict[str, Path], tmp_path: Path
 ) -> None:
     """A choi2017 model file needs the choi2017 extractor (its own statistics modes)."""
-    from musictransfer.choi2017.network import build_choi2017
+    from musictransfer.choi2017_network import build_choi2017
     from musictransfer.errors import MusicTransferError
     from musictransfer.modelfile import ARCH_CHOI2017, BN_BATCH, save_model
 

@@ -63,6 +63,8 @@ def _python(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+# Each starts librosa on an empty numba cache (a minute of compiling on 2 loaded cores).
+@pytest.mark.slow
 def test_parallel_first_loads_leave_a_cache_later_jobs_can_call(tmp_path: Path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     first = [_python(LOAD, env) for _ in range(3)]  # three jobs start on an empty cache
@@ -76,6 +78,7 @@ def test_parallel_first_loads_leave_a_cache_later_jobs_can_call(tmp_path: Path) 
     assert out.strip() == "called"
 
 
+@pytest.mark.slow
 def test_librosa_loads_only_once_the_lock_is_free(tmp_path: Path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     warm = subprocess.run([sys.executable, "-c", LOAD], env=env, check=False, timeout=600)

@@ -28,6 +28,9 @@ from sklearn.svm import SVC, SVR
 
 from conftest import QuietHandler
 from musictransfer.datasets import paper
+from musictransfer.datasets.paper import convert as paper_convert
+from musictransfer.datasets.paper import fetch as paper_fetch
+from musictransfer.datasets.paper import tables as paper_tables
 from musictransfer.errors import DownloadError
 from musictransfer.featurefile import load_features
 
@@ -103,8 +106,8 @@ def test_registry_holds_every_file_the_code_asks_for():
     for spec in paper.RELEASED_DATASETS.values():
         wanted.update(spec.files)
     for name in MODULES:
-        if get_spec(name).reference_csv is not None:
-            wanted.add(f"data_csv/{get_spec(name).reference_csv}")
+        if get_spec(name).authors_csv is not None:
+            wanted.add(f"data_csv/{get_spec(name).authors_csv}")
     # The authors' per-cell scores: 7 tasks x (28 combinations, mfcc, mfcc+12345).
     combos = [*PAPER_COMBOS, *MFCC_COMBOS]
     assert len(combos) == 30
@@ -151,11 +154,11 @@ def test_download_verifies_the_checksum(http_root, shared_paper, tmp_path):
     (root / "data_csv").mkdir()
     shutil.copy(shared_paper / CSV, root / CSV)
     out = tmp_path / "dl" / CSV
-    got = paper.fetch_released_file(CSV, out, base_url=url, retries=0)
+    got = paper_fetch.fetch_released_file(CSV, out, base_url=url, retries=0)
     assert got == out and out.read_bytes() == (shared_paper / CSV).read_bytes()
     # Cached: a second fetch does not need the server.
     (root / CSV).unlink()
-    assert paper.fetch_released_file(CSV, out, base_url=url, retries=0) == out
+    assert paper_fetch.fetch_released_file(CSV, out, base_url=url, retries=0) == out
 
 
 def test_download_checksum_mismatch_leaves_nothing(http_root, tmp_path):
@@ -164,7 +167,7 @@ def test_download_checksum_mismatch_leaves_nothing(http_root, tmp_path):
     (root / CSV).write_text("id,filepath,label\n0,x,y,0\n")
     out = tmp_path / "dl" / CSV
     with pytest.raises(DownloadError, match="checksum mismatch for data_csv/gtzan_speechmusic"):
-        paper.fetch_released_file(CSV, out, base_url=url, retries=0)
+        paper_fetch.fetch_released_file(CSV, out, base_url=url, retries=0)
     assert not out.exists()
     assert list(out.parent.iterdir()) == []
 
@@ -172,10 +175,10 @@ def test_download_checksum_mismatch_leaves_nothing(http_root, tmp_path):
 def test_failed_download_says_what_to_do(http_root, tmp_path):
     _, url = http_root  # serves nothing: 404
     with pytest.raises(DownloadError) as info:
-        paper.fetch_released_file(CSV, tmp_path / "x.csv", base_url=url, retries=0)
+        paper_fetch.fetch_released_file(CSV, tmp_path / "x.csv", base_url=url, retries=0)
     assert "could not download" in str(info.value) and "mirror" in str(info.value)
     with pytest.raises(DownloadError, match="not one of the authors"):
-        paper.fetch_released_file("data_csv/nope.csv", tmp_path / "y.csv")
+        paper_fetch.fetch_released_file("data_csv/nope.csv", tmp_path / "y.csv")
 
 
 class FlakyHandler(QuietHandler):
@@ -204,9 +207,9 @@ def test_a_failed_transfer_is_retried(shared_paper, tmp_path):
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     try:
         with pytest.raises(DownloadError, match="could not download"):
-            paper.fetch_released_file(CSV, tmp_path / "a.csv", base_url=url, retries=0)
+            paper_fetch.fetch_released_file(CSV, tmp_path / "a.csv", base_url=url, retries=0)
         seen.clear()
-        out = paper.fetch_released_file(CSV, tmp_path / "b.csv", base_url=url, retries=1)
+        out = paper_fetch.fetch_released_file(CSV, tmp_path / "b.csv", base_url=url, retries=1)
         assert out.read_bytes() == (shared_paper / CSV).read_bytes()
         assert seen == {f"/{CSV}": 2}
         assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "served"]
@@ -220,19 +223,19 @@ def test_cache_is_moved_by_the_environment(http_root, shared_paper, tmp_path, mo
     (root / "data_csv").mkdir()
     shutil.copy(shared_paper / CSV, root / CSV)
     cache = tmp_path / "cache"
-    monkeypatch.setenv(paper.DATA_DIR_ENV, str(cache))
-    monkeypatch.delenv(paper.MIRROR_ENV, raising=False)
-    got = paper.fetch_released(CSV, base_url=url, retries=0)
+    monkeypatch.setenv(paper_fetch.DATA_DIR_ENV, str(cache))
+    monkeypatch.delenv(paper_fetch.MIRROR_ENV, raising=False)
+    got = paper_fetch.fetch_released(CSV, base_url=url, retries=0)
     assert got == cache / CSV and got.read_bytes() == (shared_paper / CSV).read_bytes()
     (root / CSV).unlink()  # cached: the server is not asked again
-    assert paper.fetch_released(CSV, base_url=url, retries=0, download=False) == got
+    assert paper_fetch.fetch_released(CSV, base_url=url, retries=0, download=False) == got
     other = "data_csv/gtzan_genre.csv"
     with pytest.raises(DownloadError, match=f"{other} is neither in the mirror"):
-        paper.fetch_released(other, base_url=url, download=False)
+        paper_fetch.fetch_released(other, base_url=url, download=False)
     # An explicit cache wins over the environment; the mirror over both.
     with pytest.raises(DownloadError, match="neither in the mirror"):
-        paper.fetch_released(CSV, cache=tmp_path / "elsewhere", download=False)
-    assert paper.fetch_released(other, mirror=shared_paper) == shared_paper / other
+        paper_fetch.fetch_released(CSV, cache=tmp_path / "elsewhere", download=False)
+    assert paper_fetch.fetch_released(other, mirror=shared_paper) == shared_paper / other
     assert not (cache / other).exists()
 
 
@@ -257,14 +260,14 @@ def test_cli_fetches_an_authors_result_file(shared_paper, tmp_path, capsys):
 
 def test_mirror_copy_and_corrupt_mirror(shared_paper, tmp_path):
     out = tmp_path / "a" / CSV
-    paper.fetch_released_file(CSV, out, mirror=shared_paper, base_url="http://127.0.0.1:9/")
+    paper_fetch.fetch_released_file(CSV, out, mirror=shared_paper, base_url="http://127.0.0.1:9/")
     assert out.read_bytes() == (shared_paper / CSV).read_bytes()
     bad = tmp_path / "mirror"
     (bad / "data_csv").mkdir(parents=True)
     (bad / CSV).write_bytes((shared_paper / CSV).read_bytes() + b"\n")
     out2 = tmp_path / "b" / CSV
     with pytest.raises(DownloadError, match=r"checksum mismatch for .*gtzan_speechmusic\.csv"):
-        paper.fetch_released_file(CSV, out2, mirror=bad, base_url="http://127.0.0.1:9/")
+        paper_fetch.fetch_released_file(CSV, out2, mirror=bad, base_url="http://127.0.0.1:9/")
     assert not out2.exists()
     assert not out2.parent.exists() or not any(out2.parent.iterdir())
 
@@ -287,7 +290,7 @@ def test_conversion_keeps_rows_and_makes_unique_ids(shared_paper, tmp_path, data
     layers = [shared_paper / p for p in spec.layers]
     mfcc = shared_paper / spec.mfcc if spec.mfcc else None
     out = tmp_path / dataset
-    manifest = paper.import_released(
+    manifest = paper_convert.import_released(
         dataset, shared_paper / spec.csv, layers=layers, mfcc=mfcc,
         features_out=out / "conv.npz", mfcc_out=out / "mfcc.npz" if mfcc else None,
         manifest_out=out / "labels.csv",
@@ -311,7 +314,7 @@ def test_conversion_keeps_rows_and_makes_unique_ids(shared_paper, tmp_path, data
 
 
 def test_gtzan_genre_ids_are_not_the_genre_column(shared_paper):
-    manifest = paper.released_manifest(
+    manifest = paper_tables.released_manifest(
         shared_paper / "data_csv/gtzan_genre.csv", paper.released_dataset("gtzan_genre")
     )
     assert manifest["id"].is_unique and manifest["id"].iloc[0] == "blues.00000"
@@ -323,10 +326,10 @@ def test_gtzan_genre_ids_are_not_the_genre_column(shared_paper):
 @pytest.mark.slow
 def test_gtzan_genre_12345_scores_the_papers_898(shared_paper, tmp_path):
     """The paper's Task 2 number, 89.8%, from the released features (about a minute)."""
-    from musictransfer.pipeline import evaluate_cell_files
+    from musictransfer.cell_files import evaluate_cell_files
 
     spec = paper.released_dataset("gtzan_genre")
-    paper.import_released(
+    paper_convert.import_released(
         "gtzan_genre", shared_paper / spec.csv, layers=[shared_paper / p for p in spec.layers],
         features_out=tmp_path / "f.npz", manifest_out=tmp_path / "m.csv",
     )  # fmt: skip
@@ -340,10 +343,10 @@ def test_gtzan_genre_12345_scores_the_papers_898(shared_paper, tmp_path):
 @pytest.mark.slow
 def test_jamendo_predefined_split_equals_plain_gridsearch(shared_paper, tmp_path):
     """Second task (one train/test split): the pipeline's score equals plain scikit-learn."""
-    from musictransfer.pipeline import evaluate_cell_files
+    from musictransfer.cell_files import evaluate_cell_files
 
     spec = paper.released_dataset("jamendo_vocal")
-    paper.import_released(
+    paper_convert.import_released(
         "jamendo_vocal", shared_paper / spec.csv,
         layers=[shared_paper / p for p in spec.layers],
         features_out=tmp_path / "f.npz", manifest_out=tmp_path / "m.csv",
@@ -407,9 +410,9 @@ def test_small_real_run_matches_plain_gridsearch(repo, shared_paper, tmp_path):
                   f"mirror={shared_paper}", f"results={results}")  # fmt: skip
     root = results / "paper_features"
     scores = pd.read_csv(root / "tables" / "scores.csv", dtype={"combo": str})
-    assert set(scores["protocol"]) == {"paper", "authors_script"}
-    as_run = scores[scores["protocol"] == "authors_script"].set_index("combo")["score"]
-    scores = scores[scores["protocol"] == "paper"]
+    assert set(scores["reading"]) == {"paper", "authors_script"}
+    as_run = scores[scores["reading"] == "authors_script"].set_index("combo")["score"]
+    scores = scores[scores["reading"] == "paper"]
     assert set(scores["task"]) == {"gtzan_speech_music"}
     assert set(scores["extractor"]) == {"choi2017"} and sorted(scores["combo"]) == sorted(combos)
     table = pd.read_csv(shared_paper / CSV, index_col=0)

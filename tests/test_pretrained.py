@@ -3,7 +3,7 @@
 Every fact the port relies on is checked against something independent of it: the
 stored arrays against textbook formulas and librosa, the front end against an FFT, the
 convolutions against an impulse response, and the whole network against the NumPy
-reference in tests/reference_keras1.py (written from the Keras 1 / Kapre semantics).
+reference in tests/numpy_keras1.py (written from the Keras 1 / Kapre semantics).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import torch
 
 from musictransfer import constants as c
 from musictransfer.choi2017 import Statistics, extract, load_pretrained, tag_files, top_tags
-from musictransfer.choi2017.network import Keras1BatchNorm
 from musictransfer.choi2017.weights import authors_weights_kind, import_paper_weights
-from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
+from musictransfer.choi2017_network import Keras1BatchNorm
+from musictransfer.datasets.paper import WEIGHTS_THEANO, url_of
+from musictransfer.datasets.paper.fetch import fetch_released
 from musictransfer.errors import DownloadError
 from musictransfer.fetching import file_hash
 from musictransfer.modelfile import (
@@ -32,7 +33,7 @@ from musictransfer.modelfile import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-import reference_keras1 as ref_np
+import numpy_keras1 as ref_np
 
 RTOL = 1e-4
 
@@ -211,6 +212,7 @@ def test_port_matches_numpy_reference_on_random_audio_batch_mode(model, raw):
     _assert_close(probs, ref["probs"])
 
 
+@pytest.mark.slow  # the NumPy reference over four 29 s recordings, three modes
 def test_port_matches_numpy_reference_on_real_audio_all_modes(model, raw, recordings):
     names = [_key(recordings, p) for p in ("sorohanro", "442789", "Karissa", "198-209")]
     x = np.stack([recordings[n] for n in names])
@@ -358,6 +360,7 @@ def test_missing_weights_without_download_is_a_clear_error(tmp_path, monkeypatch
         load_pretrained(download=False)
 
 
+@pytest.mark.slow  # two fresh processes load torch and the network
 def test_cli_extract_and_tag(tmp_path, repo, shared_paper, shared_audio):
     files = [shared_audio / "sorohanro_-_solo-trumpet-06.ogg", shared_audio / "pibble.ogg"]
     env = {"PYTHONPATH": str(repo / "src"), "MUSICTRANSFER_MIRROR": str(shared_paper)}

@@ -19,6 +19,8 @@ import pytest
 
 from conftest import SHARED
 from musictransfer.datasets import protocols
+from musictransfer.datasets.protocols import fetch as protocols_fetch
+from musictransfer.datasets.protocols import splits as protocols_splits
 from musictransfer.errors import ConfigError, DownloadError, ManifestError, MusicTransferError
 from musictransfer.fetching import file_hash
 
@@ -93,7 +95,7 @@ def test_registry_sums_are_the_published_ones(shared_protocols):
 
 def test_mirror_copies_are_verified_and_copied(shared_protocols, tmp_path):
     for name in [*protocols.GTZAN_LISTS.values(), protocols.EMOMUSIC_SPLIT]:
-        out = protocols.fetch_protocol_file(name, tmp_path / name, mirror=shared_protocols)
+        out = protocols_fetch.fetch_protocol_file(name, tmp_path / name, mirror=shared_protocols)
         assert out.read_bytes() == (shared_protocols / name).read_bytes()
 
 
@@ -104,21 +106,21 @@ def test_corrupt_mirror_copy_is_refused_naming_it(shared_protocols, tmp_path):
     bad.write_bytes((shared_protocols / GTZAN_TRAIN).read_bytes().replace(b"blues", b"bluez", 1))
     out = tmp_path / "out" / "train.txt"
     with pytest.raises(DownloadError, match=re.escape(f"checksum mismatch for {bad}")) as info:
-        protocols.fetch_protocol_file(GTZAN_TRAIN, out, mirror=mirror)
+        protocols_fetch.fetch_protocol_file(GTZAN_TRAIN, out, mirror=mirror)
     assert isinstance(info.value, MusicTransferError)  # the CLI exits 2 with this one line
     assert "dnn-mgr/bdad579" in info.value.hint
     assert not out.exists()
     # A corrupt derived table is refused too, not re-derived behind the user's back.
     (mirror / protocols.EMOMUSIC_SPLIT).write_text("song_id,artist,mediaeval2013_set,split\n")
     with pytest.raises(DownloadError, match=re.escape("emomusic_split.csv: SHA-256")):
-        protocols.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, mirror=mirror)
+        protocols_fetch.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, mirror=mirror)
 
 
 def test_missing_mirror_and_unknown_name_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        protocols.fetch_protocol_file(GTZAN_TRAIN, tmp_path / "x", mirror=tmp_path / "nope")
+        protocols_fetch.fetch_protocol_file(GTZAN_TRAIN, tmp_path / "x", mirror=tmp_path / "nope")
     with pytest.raises(DownloadError, match="not one of the protocol split files"):
-        protocols.fetch_protocol_file("gtzan_fault_filtered/all.txt", tmp_path / "x")
+        protocols_fetch.fetch_protocol_file("gtzan_fault_filtered/all.txt", tmp_path / "x")
 
 
 def test_download_verifies_the_checksum(http_root, shared_protocols, tmp_path):
@@ -126,12 +128,12 @@ def test_download_verifies_the_checksum(http_root, shared_protocols, tmp_path):
     data = (shared_protocols / GTZAN_TRAIN).read_bytes()
     _serve(root, GTZAN_TRAIN, data)
     out = tmp_path / "dl" / "train.txt"
-    assert protocols.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0) == out
+    assert protocols_fetch.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0) == out
     assert out.read_bytes() == data
     assert sorted(p.name for p in out.parent.iterdir()) == ["train.txt"]  # no staging left
     # Already there and right: nothing is fetched.
     shutil.rmtree(root / protocols.GTZAN_REPOSITORY)
-    assert protocols.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0) == out
+    assert protocols_fetch.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0) == out
 
 
 def test_download_of_a_different_file_leaves_nothing(http_root, tmp_path):
@@ -141,19 +143,21 @@ def test_download_of_a_different_file_leaves_nothing(http_root, tmp_path):
     with pytest.raises(
         DownloadError, match=re.escape(f"checksum mismatch for {GTZAN_TRAIN} downloaded")
     ):
-        protocols.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0)
+        protocols_fetch.fetch_protocol_file(GTZAN_TRAIN, out, base_url=url, retries=0)
     assert list(out.parent.iterdir()) == []
 
 
 def test_failed_download_says_what_to_do(http_root, tmp_path):
     _, url = http_root  # serves nothing: 404
     with pytest.raises(DownloadError, match="could not download") as info:
-        protocols.fetch_protocol_file(GTZAN_TRAIN, tmp_path / "x.txt", base_url=url, retries=0)
+        protocols_fetch.fetch_protocol_file(
+            GTZAN_TRAIN, tmp_path / "x.txt", base_url=url, retries=0
+        )
     assert "mirror" in info.value.hint
     mirror = tmp_path / "empty_mirror"
     mirror.mkdir()
     with pytest.raises(DownloadError) as info:
-        protocols.fetch_protocol_file(
+        protocols_fetch.fetch_protocol_file(
             protocols.EMOMUSIC_SPLIT, tmp_path / "y.csv", mirror=mirror, base_url=url, retries=0
         )
     assert "emomusic.json.gz" in str(info.value) and str(mirror) in info.value.hint
@@ -165,7 +169,7 @@ def test_emomusic_source_of_another_version_is_refused(http_root, tmp_path):
     _serve(root, protocols.EMOMUSIC_SOURCE, fake.read_bytes())
     out = tmp_path / "dl" / protocols.EMOMUSIC_SPLIT
     with pytest.raises(DownloadError, match=re.escape("checksum mismatch for emomusic.json.gz")):
-        protocols.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, base_url=url, retries=0)
+        protocols_fetch.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, base_url=url, retries=0)
     assert list(out.parent.iterdir()) == []
 
 
@@ -178,33 +182,33 @@ def test_derivation_reads_jukemir_fields_in_song_order(tmp_path):
         "0002": _song(2, "A", "development", "train"),
         "0004": _song(4, "C", "development", "valid"),
     }
-    table = protocols.derive_emomusic_split(_json_gz(tmp_path / "e.json.gz", records))
-    assert list(table.columns) == list(protocols.EMOMUSIC_COLUMNS)
+    table = protocols_splits.derive_emomusic_split(_json_gz(tmp_path / "e.json.gz", records))
+    assert list(table.columns) == list(protocols_splits.EMOMUSIC_COLUMNS)
     assert table["song_id"].tolist() == [2, 4, 10]
     assert table["split"].tolist() == ["train", "valid", "test"]
     assert table.loc[2, "mediaeval2013_set"] == "evaluation"
-    out = protocols.write_emomusic_split(table, tmp_path / "split.csv")
+    out = protocols_splits.write_emomusic_split(table, tmp_path / "split.csv")
     assert out.read_bytes().startswith(b"song_id,artist,mediaeval2013_set,split\r\n2,A,")
-    pd.testing.assert_frame_equal(protocols.read_emomusic_split(out), table)
+    pd.testing.assert_frame_equal(protocols_splits.read_emomusic_split(out), table)
 
 
 def test_derivation_refuses_other_files(tmp_path):
     bad = tmp_path / "bad.json.gz"
     bad.write_text("not gzip")
     with pytest.raises(ManifestError, match=re.escape("bad.json.gz is not gzipped JSON")):
-        protocols.derive_emomusic_split(bad)
+        protocols_splits.derive_emomusic_split(bad)
     record = _song(2, "A", "development", "train")
     del record["extra"]["songs_info"]["Artist"]
     with pytest.raises(ManifestError, match="song '0002' lacks 'Artist'"):
-        protocols.derive_emomusic_split(_json_gz(tmp_path / "a.json.gz", {"0002": record}))
+        protocols_splits.derive_emomusic_split(_json_gz(tmp_path / "a.json.gz", {"0002": record}))
     odd = {"0002": _song(2, "A", "development", "holdout")}
     with pytest.raises(ManifestError, match="split 'holdout'"):
-        protocols.derive_emomusic_split(_json_gz(tmp_path / "b.json.gz", odd))
+        protocols_splits.derive_emomusic_split(_json_gz(tmp_path / "b.json.gz", odd))
 
 
 def test_derivation_reproduces_the_published_table(emomusic_json, shared_protocols, tmp_path):
-    table = protocols.derive_emomusic_split(emomusic_json)
-    out = protocols.write_emomusic_split(table, tmp_path / "derived.csv")
+    table = protocols_splits.derive_emomusic_split(emomusic_json)
+    out = protocols_splits.write_emomusic_split(table, tmp_path / "derived.csv")
     assert out.read_bytes() == (shared_protocols / protocols.EMOMUSIC_SPLIT).read_bytes()
 
 
@@ -215,12 +219,12 @@ def test_derived_table_is_fetched_from_a_source_only_mirror_or_a_download(
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     shutil.copy(emomusic_json, mirror / protocols.EMOMUSIC_SOURCE)
-    out = protocols.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, tmp_path / "a.csv", mirror)
+    out = protocols_fetch.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, tmp_path / "a.csv", mirror)
     assert out.read_bytes() == expected
     root, url = http_root
     _serve(root, protocols.EMOMUSIC_SOURCE, emomusic_json.read_bytes())
     out = tmp_path / "dl" / "b.csv"
-    protocols.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, base_url=url, retries=0)
+    protocols_fetch.fetch_protocol_file(protocols.EMOMUSIC_SPLIT, out, base_url=url, retries=0)
     assert out.read_bytes() == expected
     assert [p.name for p in out.parent.iterdir()] == ["b.csv"]  # the source is not kept
 
@@ -234,9 +238,9 @@ def _gtzan_lists(shared_protocols: Path) -> dict[str, Path]:
 
 def test_gtzan_filtered_split_on_the_released_rows(shared_paper, shared_protocols):
     csv = shared_paper / "data_csv" / "gtzan_genre.csv"
-    split = protocols.gtzan_filtered_split(csv, _gtzan_lists(shared_protocols))
+    split = protocols_splits.gtzan_filtered_split(csv, _gtzan_lists(shared_protocols))
     assert len(split) == 1000 and split.name == "split"
-    counts = protocols.split_counts(split)
+    counts = protocols_splits.split_counts(split)
     assert counts == {"train": 443, "valid": 197, "test": 290, "excluded": 70}
     assert split.notna().sum() == 930
     table = pd.read_csv(csv, index_col=0)
@@ -253,26 +257,26 @@ def test_gtzan_lists_that_do_not_fit_are_refused(shared_paper, shared_protocols,
     stranger = tmp_path / "test.txt"
     stranger.write_text("blues/blues.00100.wav\n")
     with pytest.raises(ManifestError, match=re.escape("blues/blues.00100, which is not in")):
-        protocols.gtzan_filtered_split(csv, {**lists, "test": stranger})
+        protocols_splits.gtzan_filtered_split(csv, {**lists, "test": stranger})
     twice = tmp_path / "valid.txt"
     twice.write_text("blues/blues.00029.wav\n")  # a train clip
     with pytest.raises(
         ManifestError, match=re.escape("blues.00029 is in both the train and the valid")
     ):
-        protocols.gtzan_filtered_split(csv, {**lists, "valid": twice})
+        protocols_splits.gtzan_filtered_split(csv, {**lists, "valid": twice})
     garbled = tmp_path / "garbled.txt"
     garbled.write_text("blues.00029.wav\n")
     with pytest.raises(ManifestError, match=re.escape("garbled.txt, line 1")):
-        protocols.gtzan_filtered_split(csv, {**lists, "train": garbled})
+        protocols_splits.gtzan_filtered_split(csv, {**lists, "train": garbled})
     with pytest.raises(ManifestError, match="no list for split"):
-        protocols.gtzan_filtered_split(csv, {"train": lists["train"]})
+        protocols_splits.gtzan_filtered_split(csv, {"train": lists["train"]})
 
 
-def test_emomusic_modern_split_on_the_released_rows(shared_paper, shared_protocols):
+def test_emomusic_fixed_split_on_the_released_rows(shared_paper, shared_protocols):
     csv = shared_paper / "data_csv" / "emoMusic.csv"
-    split = protocols.emomusic_modern_split(csv, shared_protocols / protocols.EMOMUSIC_SPLIT)
+    split = protocols_splits.emomusic_fixed_split(csv, shared_protocols / protocols.EMOMUSIC_SPLIT)
     assert len(split) == 744
-    assert protocols.split_counts(split) == {"train": 504, "valid": 115, "test": 125,
+    assert protocols_splits.split_counts(split) == {"train": 504, "valid": 115, "test": 125,
                                               "excluded": 0}  # fmt: skip
     table = pd.read_csv(csv, index_col=0)
     assert split.loc[table["id"] == 3].tolist() == ["test"]
@@ -284,15 +288,15 @@ def test_emomusic_split_not_covering_the_table_is_refused(shared_paper, tmp_path
     partial = tmp_path / "split.csv"
     partial.write_text("song_id,artist,mediaeval2013_set,split\n2,A,development,train\n")
     with pytest.raises(ManifestError, match=r"743 song\(s\) of .* are not in"):
-        protocols.emomusic_modern_split(csv, partial)
+        protocols_splits.emomusic_fixed_split(csv, partial)
     partial.write_text("song_id,artist,mediaeval2013_set,split\n2,A,development,dev\n")
     with pytest.raises(ManifestError, match=r"unknown split\(s\) 'dev'"):
-        protocols.emomusic_modern_split(csv, partial)
+        protocols_splits.emomusic_fixed_split(csv, partial)
 
 
 def test_emomusic_artists_valid_apart_test_overlap_reported(shared_protocols):
-    table = protocols.read_emomusic_split(shared_protocols / protocols.EMOMUSIC_SPLIT)
-    overlap = protocols.artist_overlap(table).set_index("split")
+    table = protocols_splits.read_emomusic_split(shared_protocols / protocols.EMOMUSIC_SPLIT)
+    overlap = protocols_splits.artist_overlap(table).set_index("split")
     assert overlap.loc["valid", "shared_artists"] == 0  # no artist in both train and valid
     assert overlap.loc["valid", "songs"] == 115
     test = overlap.loc["test"]
@@ -308,6 +312,6 @@ def test_artist_overlap_counts_a_leak(tmp_path):
         "song_id": [1, 2, 3, 4], "artist": ["A", "A", "B", "C"],
         "mediaeval2013_set": "development", "split": ["train", "valid", "valid", "test"],
     })  # fmt: skip
-    overlap = protocols.artist_overlap(table).set_index("split")
+    overlap = protocols_splits.artist_overlap(table).set_index("split")
     assert overlap.loc["valid", ["artists", "shared_artists", "songs"]].tolist() == [2, 1, 2]
     assert overlap.loc["test", "shared_artists"] == 0

@@ -11,7 +11,7 @@ import pytest
 
 from musictransfer import __version__, provenance
 from musictransfer.featurefile import save_features
-from musictransfer.reporting import write_report
+from musictransfer.report_markdown import write_report
 
 
 def test_code_version_names_the_checkout_commit(repo):
@@ -53,7 +53,7 @@ def _table(codes):
                 "n_layers": 1,
                 "metric": "accuracy",
                 "score": 0.5,
-                "protocol": "paper",
+                "reading": "paper",
                 "code": code,
                 "libraries": "numpy 2.4.6",
             }

@@ -9,13 +9,9 @@ import pytest
 
 from musictransfer.errors import MusicTransferError
 from musictransfer.figures import plot_scores
-from musictransfer.reporting import (
-    aggregate_scores,
-    load_scores,
-    parse_references,
-    summarise_task,
-    write_report,
-)
+from musictransfer.published import parse_published
+from musictransfer.report_markdown import write_report
+from musictransfer.scores_table import aggregate_scores, load_scores, summarise_task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -83,7 +79,7 @@ def test_aggregate_rejects_duplicates_and_broken_cells(cells, tmp_path):
 
 def test_summary_compares_the_reference_combination(cells):
     table = aggregate_scores(cells)
-    refs = parse_references({"genre": {"score": 0.9, "combo": "12345"}, "vocal": 0.5})
+    refs = parse_published({"genre": {"score": 0.9, "combo": "12345"}, "vocal": 0.5})
     genre = summarise_task(table, "genre", refs["genre"])
     assert genre.best["tagger-x"] == ("23", 0.85)
     assert genre.best["random"] == ("12345", 0.50)
@@ -97,7 +93,7 @@ def test_plot_writes_one_figure_per_task_and_a_summary(cells, tmp_path):
     table = aggregate_scores(cells)
     out_dir = tmp_path / "figures"
     written = plot_scores(table, out_dir, tasks=["genre", "vocal", "absent"],
-                          references={"genre": {"score": 0.9, "combo": "12345"}})  # fmt: skip
+                          published={"genre": {"score": 0.9, "combo": "12345"}})  # fmt: skip
     names = sorted(p.name for p in written)
     assert names == ["absent.png", "genre.png", "summary.png", "vocal.png"]
     for path in written:
@@ -110,7 +106,7 @@ def test_plot_reads_the_csv_from_the_cli(cells, tmp_path):
 
     scores = tmp_path / "scores.csv"
     aggregate_scores(cells, scores)
-    rc = main(["plot", str(scores), "--out-dir", str(tmp_path / "fig"), "--references",
+    rc = main(["plot", str(scores), "--out-dir", str(tmp_path / "fig"), "--published",
                '{"vocal": 0.4}'])  # fmt: skip
     assert rc == 0
     assert {p.name for p in (tmp_path / "fig").iterdir()} == {
@@ -128,7 +124,7 @@ def test_report_has_the_table_differences_and_links(cells, tmp_path):
     text = write_report(
         table, figures, out, experiment="fab",
         extra={"machine": "test box", "notes": ["a note"], "skipped": ["vocal/x/mfcc (why)"]},
-        references={"genre": {"score": 0.9, "combo": "12345", "label": "paper",
+        published={"genre": {"score": 0.9, "combo": "12345", "label": "paper",
                               "scores": {"mfcc": 0.5}}},
     )  # fmt: skip
     assert out.read_text() == text
@@ -138,7 +134,7 @@ def test_report_has_the_table_differences_and_links(cells, tmp_path):
     assert "| genre | mfcc | 0.500 | 0.550 | +0.050 |" in text
     assert "machine: test box" in text and "a note" in text and "vocal/x/mfcc (why)" in text
     assert "(figures/genre.png)" in text and "(figures/summary.png)" in text
-    # A task without random, MFCC or reference cells has dashes, not errors.
+    # A task without random, MFCC or published-score cells has dashes, not errors.
     vocal = next(line for line in text.splitlines() if line.startswith("| vocal |"))
     assert "0.300 (5)" in vocal and "–" in vocal
 

@@ -58,11 +58,12 @@ def test_a_batched_cell_is_targeted_alone(repo, tmp_path):
 
 
 def test_fold_jobs_split_every_cell(repo, tmp_path):
-    """Config fold_jobs=N: N fold jobs per cell, merged by `evaluate` into the same file."""
+    """Config fold_jobs=N: N fold jobs per cell, merged by `merge_fold_parts` into the same file."""
     config = ["--config", f"results={tmp_path}", "fold_jobs=2", "batch_cells=False"]
     out = snakemake(repo, "-n", *config)
-    assert re.search(r"\bevaluate_folds\s+896\b", out.stdout)
-    assert re.search(r"\bevaluate\s+448\b", out.stdout)
+    assert re.search(r"\bevaluate_fold_part\s+896\b", out.stdout)
+    assert re.search(r"\bmerge_fold_parts\s+448\b", out.stdout)
+    assert not re.search(r"\bevaluate\s+\d+\b", out.stdout)
     # Batching and splitting together is refused, naming both keys.
     out = snakemake(repo, "-n", "--config", f"results={tmp_path}", "fold_jobs=2", check=False)
     assert out.returncode != 0
@@ -91,7 +92,7 @@ def test_end_to_end_reduced_demo(demo_run):
     assert {"task", "extractor", "combo", "metric", "score", "best_params"} <= set(scores.columns)
     # 7 tasks x (4 combos of the tagger + 2 of the random convnet), each read two ways.
     assert len(scores) == 7 * 6 * 2
-    assert scores.groupby("protocol").size().to_dict() == {"authors_script": 42, "paper": 42}
+    assert scores.groupby("reading").size().to_dict() == {"authors_script": 42, "paper": 42}
     assert set(scores["extractor"]) == {"tagger-demo_tags", "random"}
     assert scores["score"].notna().all()
     acc = scores[scores["metric"] == "accuracy"]["score"]

@@ -8,7 +8,7 @@ default (``res_type='soxr_hq'``); the authors loaded audio with
 Questionable input
 ------------------
 :func:`load_audio` checks what would otherwise pass silently and give numbers that
-look fine but mean little (README, "Audio input checks"):
+look fine but mean little (docs/audio.md):
 
 * A WAV or AIFF file whose header promises more audio than the file holds (cut short by
   an interrupted copy or download) is an error: libsndfile would decode the part that
@@ -30,7 +30,6 @@ Warnings go to this module's logger, once per file and kind.
 from __future__ import annotations
 
 import logging
-import os
 import struct
 import threading
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from musictransfer._typing import PathLike
 from musictransfer.constants import CLIP_SECONDS, N_SAMPLES, SAMPLE_RATE
 from musictransfer.errors import AudioError
 
@@ -72,7 +72,7 @@ def _warn_once(path: Path, kind: str, message: str) -> None:
     log.warning(message)
 
 
-def check_complete(path: str | os.PathLike[str]) -> None:
+def check_complete(path: PathLike) -> None:
     """Raise if a WAV (RIFF/RIFX) or AIFF file's header promises more audio than it holds.
 
     libsndfile decodes such a file up to where it ends and says nothing (its log only
@@ -117,7 +117,7 @@ def check_complete(path: str | os.PathLike[str]) -> None:
 
 
 def load_audio(
-    path: str | os.PathLike[str],
+    path: PathLike,
     sr: int = SAMPLE_RATE,
     duration: float | None = CLIP_SECONDS,
     silence: str = "warn",

@@ -6,7 +6,7 @@ of one float). This module names those files for our cells (:func:`result_file`)
 them beside our scores under the paper's reading and the reading of the authors' script as
 it ran (:func:`compare_with_authors`; :data:`musictransfer.evaluation.READINGS`), counts
 the cells that agree per task and per group of cells (:func:`summarise_comparison`), and
-draws ours against theirs (:func:`plot_comparison`).
+draws ours against theirs (:func:`musictransfer.figures.plot_comparison`).
 
 The groups are what the evidence separates (see ``docs/results.md``): cells built only
 from the released layer files 1-4; cells with layer 5, for which the authors' script read
@@ -16,19 +16,19 @@ from the released layer files 1-4; cells with layer 5, for which the authors' sc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from musictransfer._typing import PathLike
 from musictransfer.constants import PAPER_COMBOS
 from musictransfer.errors import MusicTransferError
-from musictransfer.files import atomic_path
+from musictransfer.figures import plot_comparison
+from musictransfer.outputs import atomic_path
 from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING
-
-PathLike = str | os.PathLike[str]
+from musictransfer.scores_table import load_scores
 
 RESULT_DIR = "result_transfer"
 """Where the result files lie, in the authors' repository and in a mirror."""
@@ -113,7 +113,7 @@ def compare_with_authors(
     Parameters
     ----------
     scores
-        The tidy score table, with a row per reading (``protocol``) of each cell.
+        The tidy score table, with a row per reading (``reading``) of each cell.
     results
         Paths of the authors' result files (their names identify the cells).
     authors_tasks
@@ -136,7 +136,7 @@ def compare_with_authors(
             name = result_file(authors_task, str(combo), _task_type(metric))
             if name is None or name not in theirs:
                 continue
-            by_reading = dict(zip(cell["protocol"], cell["score"], strict=True))
+            by_reading = dict(zip(cell["reading"], cell["score"], strict=True))
             missing = {PAPER_READING, AUTHORS_SCRIPT_READING} - set(by_reading)
             if missing:
                 raise MusicTransferError(
@@ -225,62 +225,11 @@ def comparison_markdown(table: pd.DataFrame, tolerance: float = TOLERANCE) -> li
     return lines
 
 
-def plot_comparison(table: pd.DataFrame, out: PathLike) -> Path:
-    """Ours against the authors' per cell: one panel per task, a colour per reading."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    long = table.melt(
-        id_vars=["task", "combo", "group", "authors"],
-        value_vars=[PAPER_READING, AUTHORS_SCRIPT_READING],
-        var_name="reading",
-        value_name="ours",
-    )
-    tasks = list(dict.fromkeys(table["task"])) or ["(none)"]
-    grid = sns.FacetGrid(
-        long,
-        col="task",
-        col_order=tasks,
-        col_wrap=min(4, len(tasks)),
-        height=3.0,
-        sharex=False,
-        sharey=False,
-    )
-    grid.map_dataframe(
-        sns.scatterplot,
-        x="authors",
-        y="ours",
-        hue="reading",
-        style="group",
-        hue_order=[PAPER_READING, AUTHORS_SCRIPT_READING],
-        style_order=list(GROUPS),
-        s=28,
-    )
-    for ax in grid.axes.flat:
-        lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
-        hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
-        ax.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.8, zorder=0)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-    grid.set_axis_labels("authors' result file", "ours")
-    grid.add_legend()
-    grid.figure.suptitle("Our scores against the authors' per-cell results", y=1.02)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        grid.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(grid.figure)
-    return out
-
-
 def write_comparison(table: pd.DataFrame, table_out: PathLike, figure_out: PathLike) -> None:
     """Write ``tables/authors.csv`` and its figure."""
     with atomic_path(table_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
-    plot_comparison(table, figure_out)
+    plot_comparison(table, figure_out, list(GROUPS))
 
 
 def load_comparison(path: PathLike) -> pd.DataFrame:
@@ -299,7 +248,5 @@ def compare_authors_files(
     figure_out: PathLike,
 ) -> None:
     """The workflow step: the score table beside the authors' result files, table and figure."""
-    from musictransfer.reporting import load_scores
-
     table = compare_with_authors(load_scores(scores), results, authors_tasks)
     write_comparison(table, table_out, figure_out)

@@ -1,11 +1,12 @@
 """Whether convnet features carry the extraction batch they were normalised in.
 
 The authors extracted their features with Keras 1's BatchNorm "mode 2", which normalises
-with the statistics of the batch at hand even at inference, over runs of 256 consecutive
-clips, and their tables are sorted by label. A clip's features therefore depend on which
-other clips shared its batch, and the batch correlates with the class: a split that
-separates a class's rows along a batch boundary can be told apart by the batch alone,
-and scores on such features can owe something to it.
+with the statistics of the batch at hand even at inference, over runs of consecutive
+clips (:data:`~musictransfer.constants.AUTHORS_BATCH_SIZE`), and their tables are sorted
+by label. A clip's features therefore depend on which other clips shared its batch, and
+the batch correlates with the class: a split that separates a class's rows along a batch
+boundary can be told apart by the batch alone, and scores on such features can owe
+something to it.
 
 The same test runs on features extracted here (experiment ``batch_statistics``): the
 authors' network on one set of clips, batched in label order, under batch statistics and
@@ -16,32 +17,36 @@ one class's rows in two, and ask how well a standardised logistic regression sep
 the two halves (cross-validated). Where the cut lies on a batch boundary the halves were
 normalised in different batches; where it lies inside one batch they were normalised
 together and only the music differs. Much higher separability at the boundaries than
-inside batches is the batch's fingerprint. :func:`plot_batch_boundary` draws the two
-groups of cuts per dataset.
+inside batches is the batch's fingerprint. :func:`musictransfer.figures.plot_batch_boundary`
+draws the two groups of cuts per dataset.
 
 Accuracy alone misleads for uneven cuts (12 rows against 88 score 0.88 by always naming
 the larger side), so every cut also reports the balanced accuracy and the majority share.
+
+:func:`batch_boundary_files` is the rule ``batch_boundary``: the test of each feature
+file's rows, in the order they were extracted. The report summarises its table
+(:func:`musictransfer.protocols_report.summarise_batch_boundary`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
+from musictransfer._typing import PathLike
+from musictransfer.constants import AUTHORS_BATCH_SIZE
+from musictransfer.datasets.manifest import align_rows, read_manifest
 from musictransfer.errors import ManifestError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-PathLike = str | os.PathLike[str]
-
-EXTRACTION_BATCH = 256
-"""The authors' extraction batch size: rows 256, 512, ... of a released table start a new
-batch (the features of a row were normalised with those of its batch)."""
+from musictransfer.featurefile import load_features
+from musictransfer.outputs import atomic_path
 
 COLUMNS = ["class", "cut_row", "at_boundary", "batch", "n_before", "n_after", "accuracy",
            "balanced_accuracy", "majority"]  # fmt: skip
@@ -51,7 +56,7 @@ COLUMNS = ["class", "cut_row", "at_boundary", "batch", "n_before", "n_after", "a
 def batch_boundary_test(
     X: np.ndarray,
     labels: Sequence[Hashable] | np.ndarray | pd.Series,
-    batch_size: int = EXTRACTION_BATCH,
+    batch_size: int = AUTHORS_BATCH_SIZE,
     cv: int = 5,
     seed: int = 0,
     min_side: int = 10,
@@ -102,8 +107,6 @@ def batch_boundary_test(
     ManifestError
         If ``X`` and ``labels`` differ in length, or ``min_side < cv``.
     """
-    import pandas as pd
-
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     if X.ndim != 2 or len(X) != len(labels):
@@ -132,8 +135,6 @@ def batch_boundary_test(
             for position in sorted(positions):
                 if min(position, len(inside) - position) >= min_side:
                     cuts.append((label, inside, position, False, int(batch)))
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1):  # fits this small only lose time to BLAS threads
         records = [_separability(X, label, part, position, at_boundary, batch, cv, seed)
                    for label, part, position, at_boundary, batch in cuts]  # fmt: skip
@@ -153,11 +154,6 @@ def _separability(
     seed: int,
 ) -> tuple[Any, ...]:
     """One cut's row of the table: rows ``part[:position]`` against ``part[position:]``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_validate
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     side = (np.arange(len(part)) >= position).astype(int)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
@@ -188,8 +184,6 @@ def batch_boundary_tables(
     **options
         Passed to :func:`batch_boundary_test`.
     """
-    import pandas as pd
-
     tables = []
     by_extractor = any(isinstance(key, tuple) for key in datasets)
     for key, (X, labels) in datasets.items():
@@ -204,87 +198,36 @@ def batch_boundary_tables(
     return pd.concat(tables, ignore_index=True)
 
 
-def summarise_batch_boundary(table: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """Count, median, min and max per dataset and extractor (where given) and kind of cut."""
-    keys = [k for k in ("dataset", "extractor") if k in table.columns] + ["at_boundary"]
-    summary = table.groupby(keys, sort=False)[metric].agg(["count", "median", "min", "max"])
-    return summary.reset_index()
-
-
-def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "accuracy") -> Path:
-    """Separability at boundary cuts vs within-batch cuts, one panel per dataset (and extractor).
-
-    Each cut is a point (within-batch grey, boundary red; the boundary cuts are listed
-    under the panel with their sides' sizes); for accuracy, a short line beside each group
-    marks each cut's majority share, the score of a classifier that ignores the features.
+def batch_boundary_files(
+    entries: Sequence[tuple[str, str, PathLike, PathLike, str]],
+    out: PathLike,
+    batch_size: int,
+) -> pd.DataFrame:
+    """Rule ``batch_boundary``: the cut table of each (dataset, extractor)'s convnet features.
 
     Parameters
     ----------
-    table
-        :func:`batch_boundary_test`'s table, or :func:`batch_boundary_tables`'s.
-    out_png
-        The figure (PNG), written atomically.
-    metric
-        'accuracy' or 'balanced_accuracy'.
+    entries
+        (dataset, extractor, convnet feature file, labels manifest, label column) each.
+        The rows are taken in the feature file's order, which is the order they were
+        extracted, and so batched, in: the released tables' for the authors' features,
+        the extraction order (``choi2017.batch_order``) for features extracted here.
+    out
+        The table (CSV) of :func:`batch_boundary_tables`, with ``dataset`` and
+        ``extractor`` columns.
+    batch_size
+        Clips per extraction batch (for the authors' released features, theirs:
+        :data:`~musictransfer.constants.AUTHORS_BATCH_SIZE`). Under frozen statistics
+        (``dataset``, ``reference``) no batch is involved: the same positions are then a
+        control, where the boundary cuts should look like the others.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    from musictransfer.files import atomic_path
-
-    if "dataset" not in table.columns:
-        table = table.assign(dataset="")
-    if "extractor" not in table.columns:
-        table = table.assign(extractor="")
-    names = list(dict.fromkeys(table["dataset"]))
-    extractors = list(dict.fromkeys(table["extractor"])) or [""]
-    ncols, nrows = max(len(names), 1), len(extractors)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.6, 4.2 * nrows),
-                             sharey=True, squeeze=False)  # fmt: skip
-    kinds = {False: "within one batch", True: "at a batch boundary"}
-    panels = [(axes[r][c], name, extractor) for r, extractor in enumerate(extractors)
-              for c, name in enumerate(names)]  # fmt: skip
-    for ax, name, extractor in panels:
-        rows = table[(table["dataset"] == name) & (table["extractor"] == extractor)]
-        rows = rows.assign(cut=lambda t: t["at_boundary"].map(kinds))
-        if rows.empty:
-            ax.text(0.5, 0.5, "no cuts", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
-            continue
-        sns.stripplot(rows, x="cut", y=metric, hue="cut", order=list(kinds.values()),
-                      palette={kinds[False]: "0.55", kinds[True]: "#c0392b"}, jitter=0.15,
-                      legend=False, ax=ax)  # fmt: skip
-        if metric == "accuracy":
-            ax.scatter(rows["at_boundary"].astype(int) + 0.3, rows["majority"], marker="_",
-                       s=60, color="0.3", linewidths=1, label="majority share")  # fmt: skip
-            ax.legend(loc="lower right", fontsize=6, frameon=False)
-        ax.text(0.0, -0.1, _boundary_note(rows, metric), transform=ax.transAxes, fontsize=6,
-                va="top", ha="left", family="monospace")  # fmt: skip
-        ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
-        ax.set_xlabel("")
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="y", linewidth=0.3)
-    if not names:
-        axes[0][0].text(0.5, 0.5, "no cuts", ha="center", va="center")
-    for row in axes:
-        row[0].set_ylabel(f"separability of the two halves ({metric})")
-    fig.suptitle("A class cut in two: at a batch boundary vs within one batch", fontsize=9)
-    fig.tight_layout()
-    out = Path(out_png)
+    loaded = {}
+    for dataset, extractor, features, manifest, column in entries:
+        X, ids = load_features(features)
+        frame = read_manifest(manifest, required=("id", column))
+        rows = align_rows(ids, frame, manifest)
+        loaded[(dataset, extractor)] = (X, rows[column].astype(str).to_numpy())
+    table = batch_boundary_tables(loaded, batch_size=batch_size)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return out
-
-
-def _boundary_note(rows: pd.DataFrame, metric: str, most: int = 8) -> str:
-    """The boundary cuts of one panel as text lines: class, sides' sizes, score."""
-    cuts = rows[rows["at_boundary"]].sort_values(metric, ascending=False)
-    lines = [f"{str(r['class'])[:14]:<14} {r['n_before']:>3}|{r['n_after']:<3} {r[metric]:.2f}"
-             for _, r in cuts.head(most).iterrows()]  # fmt: skip
-    if len(cuts) > most:
-        lines.append(f"... {len(cuts) - most} more, lowest {cuts[metric].min():.2f}")
-    return "\n".join(["boundary cuts:", *lines]) if lines else "no boundary cuts"
+        table.to_csv(tmp, index=False)
+    return table

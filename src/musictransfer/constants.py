@@ -57,6 +57,16 @@ BN_EPSILON: Final[float] = 1e-3
 FEATURE_DIM: Final[int] = N_LAYERS * N_CHANNELS
 """160: the five layers' 32-channel averages, concatenated in layer order."""
 
+AUTHORS_BATCH_SIZE: Final[int] = 256
+"""Clips per batch in the authors' extraction (Keras ``predict_generator``): under their
+BatchNorm "mode 2" each run of 256 consecutive clips was normalised by its own statistics,
+so rows 256, 512, ... of a released table start a new batch."""
+
+BN_MODES: Final[tuple[str, ...]] = ("batch", "dataset", "reference")
+"""BatchNorm statistics of the authors' network at inference: ``batch`` (each batch's own,
+as the authors extracted), ``dataset`` (all clips extracted, then frozen) and
+``reference`` (frozen, from the 14 example recordings shipped with the package)."""
+
 # --- Tagging source task -----------------------------------------------------------------
 MSD_TAGS: Final[tuple[str, ...]] = (
     "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance",
@@ -90,6 +100,9 @@ PAPER_COMBOS: Final[tuple[str, ...]] = tuple(
 MFCC_COMBOS: Final[tuple[str, ...]] = ("mfcc", "mfcc+12345")
 """Baselines: the MFCC vector alone, and MFCC concatenated before the five layers."""
 
+SPLITS: Final[tuple[str, ...]] = ("train", "valid", "test")
+"""The names of a fixed split's parts, in every manifest column and split file."""
+
 # --- SVM protocol ----------------------------------------------------------------------
 SVM_C: Final[tuple[float, ...]] = (0.1, 2.0, 8.0, 32.0)
 SVM_GAMMA: Final[tuple[float | str, ...]] = (2**-3, 2**-5, 2**-7, 2**-9, 2**-11, 2**-13, "auto")
@@ -104,3 +117,8 @@ N_FOLDS: Final[int] = 10
 
 GRID_SIZE: Final[int] = len(SCALING) * len(SVM_C) * (len(SVM_GAMMA) + 1)
 """64 settings: 2 scalings x 4 C x (7 gammas + the linear kernel)."""
+
+EVALUATION_METHODS: Final[tuple[str, ...]] = ("fast", "sklearn")
+"""How a cell's grid is searched (:func:`musictransfer.evaluation.evaluate_cell`): our fast
+search of the same grid, or plain ``GridSearchCV``. Declared here, not beside the search,
+so that the command line offers them without importing scikit-learn."""

@@ -19,8 +19,8 @@ read-out, not a refit (:data:`READINGS`, :func:`read_grid`): the paper as writte
 scaled, so only the 32 unscaled settings; and the scikit-learn of 2017 weighted the fold
 mean by test-fold size).
 
-:func:`reference_grid_search` is that protocol written as plain scikit-learn; it is the
-reference every faster implementation is tested against. :func:`evaluate_cell` runs the
+:func:`sklearn_grid_search` is that protocol written as plain scikit-learn; it is the
+baseline every faster implementation is tested against. :func:`evaluate_cell` runs the
 same grid with :func:`musictransfer.svm_grid.fast_grid_search` (shared precomputed
 kernels, an exact interior-point solver for linear fits libsvm cannot finish in its
 iteration budget): see that module for what is identical and what is within tolerance.
@@ -40,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
 from musictransfer.config import TaskSpec
-from musictransfer.constants import SCALING, SVM_C, SVM_GAMMA
+from musictransfer.constants import EVALUATION_METHODS, SCALING, SVM_C, SVM_GAMMA
 from musictransfer.errors import ConfigError
 from musictransfer.folds import cv_splitter
 from musictransfer.provenance import provenance
@@ -48,9 +48,6 @@ from musictransfer.readings import (
     grid_record,
 )
 from musictransfer.svm_grid import GridResult, fast_grid_search, grid_settings
-
-METHODS = ("fast", "reference")
-"""How :func:`evaluate_cell` searches the grid: our fast search, or plain GridSearchCV."""
 
 
 @dataclass
@@ -60,9 +57,10 @@ class CellResult:
     ``score``, ``best_params`` and ``fold_scores`` are the paper's reading; ``grid``
     holds every setting's fold scores and the test-fold sizes, from which
     :func:`read_grid` gives any other reading; ``provenance`` says which code made it.
-    ``solver`` records the :data:`METHODS` entry that searched the grid: ``libsvm`` for
-    'reference' (plain ``GridSearchCV``), ``libsvm-precomputed`` (``+ipm`` where the
-    interior-point solver took over linear fits) for 'fast'.
+    ``solver`` records how the :data:`~musictransfer.constants.EVALUATION_METHODS` entry
+    searched the grid: ``libsvm`` for 'sklearn' (plain ``GridSearchCV``),
+    ``libsvm-precomputed`` (``+ipm`` where the interior-point solver took over linear
+    fits) for 'fast'.
     """
 
     task: str
@@ -104,7 +102,7 @@ def param_grid() -> list[dict[str, list[Any]]]:
     ]
 
 
-def reference_grid_search(
+def sklearn_grid_search(
     X: np.ndarray, y: np.ndarray, task: TaskSpec, groups: np.ndarray | None = None, n_jobs: int = 1
 ) -> GridSearchCV:
     """The authors' protocol as plain scikit-learn: a fitted ``GridSearchCV``."""
@@ -172,15 +170,17 @@ def evaluate_cell(
     ----------
     method
         'fast' (default): :func:`musictransfer.svm_grid.fast_grid_search`;
-        'reference': plain ``GridSearchCV`` (:func:`reference_grid_search`).
+        'sklearn': plain ``GridSearchCV`` (:func:`sklearn_grid_search`).
     linear_solver
         For 'fast': 'auto', 'libsvm' or 'ipm' (see :func:`fast_grid_search`).
     """
-    if method not in METHODS:
-        raise ConfigError(f"unknown evaluation method {method!r}", f"use one of {METHODS}")
+    if method not in EVALUATION_METHODS:
+        raise ConfigError(
+            f"unknown evaluation method {method!r}", f"use one of {EVALUATION_METHODS}"
+        )
     start = time.perf_counter()
-    if method == "reference":
-        search = reference_grid_search(X, y, task, groups, n_jobs=n_jobs)
+    if method == "sklearn":
+        search = sklearn_grid_search(X, y, task, groups, n_jobs=n_jobs)
         best = search.best_index_
         results = search.cv_results_
         all_folds = np.array([results[f"split{k}_test_score"] for k in range(search.n_splits_)]).T

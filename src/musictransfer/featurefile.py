@@ -14,7 +14,7 @@ Feature files are ``.npz`` archives with
 
 Extractors may add arrays of their own (the choi2017 port adds its statistics mode and
 tag probabilities). This module needs only NumPy: the evaluation
-(:mod:`musictransfer.pipeline`) and the import of the authors' released features
+(:mod:`musictransfer.cell_files`) and the import of the authors' released features
 (:mod:`musictransfer.datasets.paper`) read and write feature files without the
 extraction code.
 """
@@ -22,20 +22,20 @@ extraction code.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from musictransfer._typing import PathLike
 from musictransfer.constants import FEATURE_DIM, MFCC_COMBOS, N_CHANNELS
 from musictransfer.errors import ManifestError, MusicTransferError
-from musictransfer.files import write_npz
+from musictransfer.outputs import write_npz
 from musictransfer.provenance import provenance
 
 
 def save_features(
-    path: str | os.PathLike[str],
+    path: PathLike,
     features: np.ndarray,
     ids: list[str],
     extractor: str,
@@ -75,7 +75,7 @@ def save_features(
     )
 
 
-def load_features(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+def load_features(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a feature file: ``(features, ids)``."""
     path = Path(path)
     if not path.is_file():

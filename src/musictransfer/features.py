@@ -3,11 +3,14 @@
 What a feature file holds, and how a layer combination is taken from it, is
 :mod:`musictransfer.featurefile`'s; the functions here compute the features and write
 them through it.
+
+PyTorch and the network modules are imported by the convnet functions only: the MFCC
+baseline runs in an environment without PyTorch (``envs/features.yaml``, rule
+``extract_mfcc``), and importing it would cost about 4 s there anyway.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,8 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm import tqdm
 
-from musictransfer.constants import MFCC_MIN_SAMPLES, N_MFCC, SAMPLE_RATE
+from musictransfer._typing import PathLike
+from musictransfer.audio import load_audio, tile_to_length
+from musictransfer.constants import AUTHORS_BATCH_SIZE, MFCC_MIN_SAMPLES, N_MFCC, SAMPLE_RATE
+from musictransfer.datasets.store import PreparedDataset
 from musictransfer.errors import AudioError, MusicTransferError
 from musictransfer.featurefile import save_features
 
@@ -25,9 +32,9 @@ if TYPE_CHECKING:
 
     from musictransfer.model import ConvNet
 
-CALIBRATION_CLIPS = 256
+CALIBRATION_CLIPS = AUTHORS_BATCH_SIZE
 """Clips whose statistics a ``bn_statistics: calibrate`` model's BatchNorm layers take:
-the first ones of the dataset, like the authors' first prediction batch of 256 clips."""
+the first ones of the dataset, as many as the authors' first prediction batch."""
 
 CALIBRATION_BATCH = 16
 """Batch size of the calibration pass, fixed so that the calibrated statistics do not
@@ -50,6 +57,7 @@ def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     sr
         Sampling rate in Hz.
     """
+    # lazy: ties librosa to the MFCC, for tests/test_envs.py (envs/training.yaml has none)
     from musictransfer.numba_cache import import_librosa
 
     librosa = import_librosa()
@@ -70,14 +78,8 @@ def mfcc_vector(signal: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate(parts).astype(np.float64)
 
 
-def extract_mfcc(
-    dataset_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
-) -> None:
+def extract_mfcc(dataset_dir: PathLike, out: PathLike, progress: bool = True) -> None:
     """Compute the MFCC vector of every clip of a prepared dataset into a feature file."""
-    from tqdm import tqdm
-
-    from musictransfer.datasets.store import PreparedDataset
-
     data = PreparedDataset(dataset_dir)
     rows = [
         mfcc_vector(data.signal(i))
@@ -102,8 +104,8 @@ def calibrate_batchnorm(model: ConvNet, batches: Iterable[torch.Tensor]) -> Conv
     batches
         Waveform batches ``(batch, samples)`` on the model's device.
     """
-    import torch
-    from torch import nn
+    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
+    from torch import nn  # lazy: no PyTorch in envs/features.yaml (module docstring)
 
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [bn.momentum for bn in norms]
@@ -128,7 +130,7 @@ def calibrate_batchnorm(model: ConvNet, batches: Iterable[torch.Tensor]) -> Conv
 
 
 def _device() -> torch.device:
-    import torch
+    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -137,7 +139,7 @@ def _batches(
     load: Callable[[int], np.ndarray], n: int, batch_size: int, device: torch.device
 ) -> Iterator[torch.Tensor]:
     """Batches of ``load(i)`` for ``i < n``, stacked, as float32 tensors on ``device``."""
-    import torch
+    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
 
     for start in range(0, n, batch_size):
         rows = [load(i) for i in range(start, min(n, start + batch_size))]
@@ -145,18 +147,22 @@ def _batches(
 
 
 def _convnet_features(
-    model_path: str | os.PathLike[str],
+    model_path: PathLike,
     load: Callable[[int], np.ndarray],
     n: int,
     batch_size: int,
     progress: bool,
 ) -> np.ndarray:
     """``(n, 160)`` features of clips ``load(0..n-1)`` with a saved model."""
-    import torch
-    from tqdm import tqdm
+    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
 
-    from musictransfer.model import ieee_float32
-    from musictransfer.modelfile import ARCH_CONVNET, BN_CALIBRATE, build_model, read_model_file
+    from musictransfer.model import ieee_float32  # lazy: PyTorch, as above
+    from musictransfer.modelfile import (  # lazy: PyTorch, as above
+        ARCH_CONVNET,
+        BN_CALIBRATE,
+        build_model,
+        read_model_file,
+    )
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -193,9 +199,9 @@ def _convnet_features(
 
 
 def extract_convnet(
-    model_path: str | os.PathLike[str],
-    dataset_dir: str | os.PathLike[str],
-    out: str | os.PathLike[str],
+    model_path: PathLike,
+    dataset_dir: PathLike,
+    out: PathLike,
     batch_size: int = 16,
     threads: int = 1,
     progress: bool = True,
@@ -223,9 +229,7 @@ def extract_convnet(
     progress
         Show a progress bar.
     """
-    import torch
-
-    from musictransfer.datasets.store import PreparedDataset
+    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
 
     torch.set_num_threads(max(1, int(threads)))
     data = PreparedDataset(dataset_dir)
@@ -234,9 +238,9 @@ def extract_convnet(
 
 
 def extract_files(
-    model_path: str | os.PathLike[str],
-    paths: Sequence[str | os.PathLike[str]],
-    out: str | os.PathLike[str],
+    model_path: PathLike,
+    paths: Sequence[PathLike],
+    out: PathLike,
     batch_size: int = 8,
     progress: bool = True,
 ) -> None:
@@ -251,8 +255,6 @@ def extract_files(
     AudioError
         Naming the file that could not be read.
     """
-    from musictransfer.audio import load_audio, tile_to_length
-
     paths = [Path(p) for p in paths]
     if not paths:
         raise AudioError("no audio files given", "pass at least one audio file")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from musictransfer._typing import PathLike
 from musictransfer.errors import ConfigError, DownloadError
 
 DOWNLOAD_RETRIES = 3
@@ -25,7 +26,7 @@ DOWNLOAD_RETRIES = 3
 waits 1 s, 2 s, 3 s between them."""
 
 
-def file_hash(path: str | os.PathLike[str], alg: str = "sha256") -> str:
+def file_hash(path: PathLike, alg: str = "sha256") -> str:
     """Hex digest of a file (streamed), ``alg`` any :mod:`hashlib` name ('sha256', 'md5').
 
     Raises
@@ -40,7 +41,7 @@ def file_hash(path: str | os.PathLike[str], alg: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def check_mirror(mirror: str | os.PathLike[str], where: str) -> Path:
+def check_mirror(mirror: PathLike, where: str) -> Path:
     """The mirror directory, which must exist: a wrong path is an error, not a download.
 
     Parameters
@@ -68,8 +69,8 @@ def check_mirror(mirror: str | os.PathLike[str], where: str) -> Path:
 def fetch_verified(
     fetcher: Any,
     path: str,
-    destination: str | os.PathLike[str],
-    mirror: str | os.PathLike[str] | None = None,
+    destination: PathLike,
+    mirror: PathLike | None = None,
     mirror_key: str = "mirror",
     layout: str = "",
 ) -> Path:
@@ -107,7 +108,7 @@ def fetch_verified(
 
 
 def place_verified(
-    out: str | os.PathLike[str],
+    out: PathLike,
     expected: str,
     local: Path | None,
     download: Callable[[Path], Path],
@@ -120,7 +121,7 @@ def place_verified(
     file it made there, which is moved into place; the staging directory is removed
     whatever happens, so nothing is written outside ``out``.
     """
-    from musictransfer.files import atomic_path  # NumPy: only where a file is written
+    from musictransfer.outputs import atomic_path  # lazy: NumPy; the Snakefile imports this
 
     out = Path(out)
     if local is not None:

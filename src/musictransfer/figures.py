@@ -1,15 +1,32 @@
-"""Figures of the score table: one per task (the paper's Figures 3-9) and the summary (Figure 2).
+"""Every figure of the workflow, drawn with matplotlib and seaborn.
 
-Per task, a bar for every layer combination of each pre-trained extractor, the random
-extractor's narrow grey bar beside it, then MFCC + 12345, MFCC and the reference; the
-summary shows, per task, the best convnet combination, MFCC + 12345, MFCC and the
-reference. Every figure is drawn from the paper protocol's rows
-(:func:`musictransfer.reporting.paper_rows`).
+- :func:`plot_scores`: one figure per task in the style of the paper's Figures 3-9 (a
+  bar for every layer combination of each pre-trained extractor, the random extractor's
+  narrow grey bar beside it, then MFCC + 12345, MFCC and the published score) and the summary
+  like Figure 2 (per task: best convnet combination, MFCC + 12345, MFCC, published score),
+  drawn from the paper protocol's rows of the score table
+  (:func:`musictransfer.scores_table.paper_rows`);
+- :func:`plot_comparison`: our scores against the authors' per-cell result files
+  (:mod:`musictransfer.authors`);
+- :func:`plot_protocols`: the paper's protocol beside today's fixed splits, per task
+  (:mod:`musictransfer.protocols_report`);
+- :func:`plot_batch_boundary`: separability of a class cut at a batch boundary against
+  cuts within one batch (:mod:`musictransfer.batch_context`).
+
+Each figure is drawn from a table that its own module computes; the figures depend on
+those tables' columns, never on the modules, so that the modules that write a table and
+its figure in one rule can call this one.
+
+matplotlib and seaborn are imported when a figure is drawn (:func:`_pyplot`,
+:func:`_seaborn`): about 4 s of start-up that the modules importing this one for their
+rule's figure need not pay otherwise, and neither is in the environment of the
+``batch-boundary`` rule (``envs/evaluation.yaml``), whose module draws the figure of
+another rule.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,31 +34,48 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from musictransfer._typing import PathLike
 from musictransfer.constants import ALL_COMBOS
-from musictransfer.files import atomic_path
-from musictransfer.reporting import (
-    COLOURS,
+from musictransfer.outputs import atomic_path
+from musictransfer.published import PublishedScore, parse_published
+from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING
+from musictransfer.scores_table import (
     RANDOM_EXTRACTOR,
-    Reference,
     convnet_extractors,
     load_scores,
     paper_rows,
-    parse_references,
     score_of,
     summarise_task,
 )
 
-PathLike = str | os.PathLike[str]
+COLOURS = {
+    "convnet": "#3b75af",
+    "random": "#9a9a9a",
+    "mfcc+12345": "#6a51a3",
+    "mfcc": "#b39ddb",
+    "published": "#c0392b",
+}
+"""Colours of the score figures' series."""
 
 
 def _pyplot() -> Any:
     """Matplotlib's pyplot on the non-interactive Agg backend (jobs have no display)."""
-    import matplotlib
+    import matplotlib  # lazy: 1.2 s, and absent from envs/evaluation.yaml (module docstring)
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as matplotlib, after its backend is chosen
 
     return plt
+
+
+def _seaborn() -> Any:
+    """Seaborn, for the figures drawn with it."""
+    import seaborn as sns  # lazy: 2.9 s, and absent from envs/evaluation.yaml (docstring)
+
+    return sns
+
+
+# --- the score table: per task and the summary -----------------------------------------
 
 
 def _ylim(values: Sequence[float], metric: str) -> tuple[float, float]:
@@ -60,13 +94,13 @@ def _ylim(values: Sequence[float], metric: str) -> tuple[float, float]:
 
 
 def plot_task(
-    table: pd.DataFrame, task: str, out: PathLike, reference: Reference | None = None
+    table: pd.DataFrame, task: str, out: PathLike, published: PublishedScore | None = None
 ) -> Path:
     """One task's figure in the style of the paper's Figures 3-9.
 
     A bar per layer combination of each pre-trained extractor (blue; the first one's
     ranking written in its bars), the random convnet's narrow grey bar beside it, then
-    MFCC + 12345, MFCC and the reference (red bar and dashed line) where present.
+    MFCC + 12345, MFCC and the published score (red bar and dashed line) where present.
     """
     plt = _pyplot()
     rows = table[table["task"] == task]
@@ -99,19 +133,19 @@ def plot_task(
             plotted += [s for _, s in present]
     labels = list(combos)
     extras: list[tuple[str, float, str]] = []
-    summary = summarise_task(table, task, reference)
+    summary = summarise_task(table, task, published)
     if summary.mfcc_plus is not None:
         extras.append(("MFCC+12345", summary.mfcc_plus, COLOURS["mfcc+12345"]))
     if summary.mfcc is not None:
         extras.append(("MFCC", summary.mfcc, COLOURS["mfcc"]))
-    if reference is not None:
-        extras.append((reference.label, reference.score, COLOURS["reference"]))
+    if published is not None:
+        extras.append((published.label, published.score, COLOURS["published"]))
     for j, (name, score, colour) in enumerate(extras):
         ax.bar(len(combos) + 0.5 + j, score, width=0.8, color=colour)
         labels.append(name)
         plotted.append(score)
-    if reference is not None:
-        ax.axhline(reference.score, color=COLOURS["reference"], linestyle="--", linewidth=1)
+    if published is not None:
+        ax.axhline(published.score, color=COLOURS["published"], linestyle="--", linewidth=1)
     positions = [*range(len(combos)), *(len(combos) + 0.5 + j for j in range(len(extras)))]
     ax.set_xticks(positions, labels, rotation=90, fontsize=8)
     ax.set_ylim(*_ylim(plotted, metric))
@@ -148,12 +182,12 @@ def _save(fig: Any, out: PathLike, plt: Any) -> Path:
 
 
 def summary_frame(
-    table: pd.DataFrame, tasks: Sequence[str], references: Mapping[str, Reference]
+    table: pd.DataFrame, tasks: Sequence[str], published: Mapping[str, PublishedScore]
 ) -> pd.DataFrame:
     """Tidy rows (task, series, score, detail) for the summary figure (Figure 2)."""
     rows = []
     for task in tasks:
-        s = summarise_task(table, task, references.get(task))
+        s = summarise_task(table, task, published.get(task))
         for extractor, (combo, score) in s.best.items():
             if extractor != RANDOM_EXTRACTOR:
                 rows.append((task, f"best {extractor}", score, combo))
@@ -161,26 +195,28 @@ def summary_frame(
             rows.append((task, "MFCC+12345", s.mfcc_plus, "mfcc+12345"))
         if s.mfcc is not None:
             rows.append((task, "MFCC", s.mfcc, "mfcc"))
-        if s.reference is not None:
-            rows.append((task, "reference", s.reference.score, s.reference.label))
+        if s.published is not None:
+            rows.append((task, "published", s.published.score, s.published.label))
     return pd.DataFrame(rows, columns=["task", "series", "score", "detail"])
 
 
 def plot_summary(
-    table: pd.DataFrame, tasks: Sequence[str], out: PathLike, references: Mapping[str, Reference]
+    table: pd.DataFrame,
+    tasks: Sequence[str],
+    out: PathLike,
+    published: Mapping[str, PublishedScore],
 ) -> Path:
     """The summary over tasks, as the paper's Figure 2 (seaborn grouped bars)."""
-    import seaborn as sns
-
     plt = _pyplot()
-    frame = summary_frame(table, tasks, references)
+    sns = _seaborn()
+    frame = summary_frame(table, tasks, published)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(tasks) + 2), 4.0))
     if frame.empty:
         ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
     else:
         series = list(dict.fromkeys(frame["series"]))
         palette = {
-            s: COLOURS["reference"] if s == "reference"
+            s: COLOURS["published"] if s == "published"
             else COLOURS["mfcc+12345"] if s == "MFCC+12345"
             else COLOURS["mfcc"] if s == "MFCC"
             else COLOURS["convnet"]
@@ -194,7 +230,7 @@ def plot_summary(
     ax.set_xlabel("")
     ax.set_ylabel("score (accuracy or r2)")
     ax.tick_params(axis="x", rotation=30, labelsize=8)
-    ax.set_title("Best convnet feature, MFCC + 12345, MFCC and the reference")
+    ax.set_title("Best convnet feature, MFCC + 12345, MFCC and the published score")
     fig.tight_layout()
     return _save(fig, out, plt)
 
@@ -203,7 +239,7 @@ def plot_scores(
     scores: PathLike | pd.DataFrame,
     out_dir: PathLike,
     tasks: Sequence[str] | None = None,
-    references: Mapping[str, Any] | None = None,
+    published: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Draw ``<task>.png`` for every task and ``summary.png`` into ``out_dir``.
 
@@ -216,7 +252,7 @@ def plot_scores(
     tasks
         Tasks to draw, in order (default: those in the table). A task without rows
         still gets a figure saying so, so that the workflow's outputs always exist.
-    references
+    published
         ``{task: number | {score, combo, label, scores}}``.
 
     Returns
@@ -226,8 +262,194 @@ def plot_scores(
     """
     table = paper_rows(scores if isinstance(scores, pd.DataFrame) else load_scores(scores))
     tasks = list(tasks) if tasks else list(dict.fromkeys(table["task"]))
-    refs = parse_references(references)
+    refs = parse_published(published)
     out_dir = Path(out_dir)
     written = [plot_task(table, t, out_dir / f"{t}.png", refs.get(t)) for t in tasks]
     written.append(plot_summary(table, tasks, out_dir / "summary.png", refs))
     return written
+
+
+# --- ours against the authors' result files ---------------------------------------
+
+
+def plot_comparison(table: pd.DataFrame, out: PathLike, groups: Sequence[str]) -> Path:
+    """Ours against the authors' per cell: one panel per task, a colour per reading.
+
+    Parameters
+    ----------
+    table
+        :func:`musictransfer.authors.compare_with_authors`'s table.
+    out
+        The figure (PNG), written atomically.
+    groups
+        The groups of cells in legend order (:data:`musictransfer.authors.GROUPS`): a
+        group keeps its marker in a table that lacks another.
+    """
+    plt = _pyplot()
+    sns = _seaborn()
+
+    long = table.melt(
+        id_vars=["task", "combo", "group", "authors"],
+        value_vars=[PAPER_READING, AUTHORS_SCRIPT_READING],
+        var_name="reading",
+        value_name="ours",
+    )
+    tasks = list(dict.fromkeys(table["task"])) or ["(none)"]
+    grid = sns.FacetGrid(
+        long,
+        col="task",
+        col_order=tasks,
+        col_wrap=min(4, len(tasks)),
+        height=3.0,
+        sharex=False,
+        sharey=False,
+    )
+    grid.map_dataframe(
+        sns.scatterplot,
+        x="authors",
+        y="ours",
+        hue="reading",
+        style="group",
+        hue_order=[PAPER_READING, AUTHORS_SCRIPT_READING],
+        style_order=list(groups),
+        s=28,
+    )
+    for ax in grid.axes.flat:
+        lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
+        hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
+        ax.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.8, zorder=0)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+    grid.set_axis_labels("authors' result file", "ours")
+    grid.add_legend()
+    grid.figure.suptitle("Our scores against the authors' per-cell results", y=1.02)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        grid.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(grid.figure)
+    return out
+
+
+# --- the paper's protocol beside today's ---------------------------------------------
+
+
+def plot_protocols(table: pd.DataFrame, out_png: PathLike) -> Path:
+    """Paper protocol vs today's, per task: each score with its interval.
+
+    One panel per task; the y axis lists (protocol, probe) and each combination is a
+    point with a horizontal bar (fold mean +- std for the paper's cross-validation, 95 %
+    bootstrap interval for the probes).
+    """
+    plt = _pyplot()
+    sns = _seaborn()
+    tasks = list(dict.fromkeys(table["task"]))
+    n = max(len(tasks), 1)
+    cols = min(n, 3)
+    rows_ = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(4.6 * cols, 0.6 + 2.8 * rows_), squeeze=False)
+    combos = list(dict.fromkeys(table["combo"]))
+    palette = dict(zip(combos, sns.color_palette("colorblind", len(combos)), strict=False))
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        rows = table[table["task"] == task].copy()
+        rows["method"] = rows["protocol"].str.replace("_", " ") + "\n" + rows["probe"]
+        methods = list(dict.fromkeys(rows["method"]))
+        offsets = {c: (i - (len(combos) - 1) / 2) * 0.14 for i, c in enumerate(combos)}
+        for _, r in rows.iterrows():
+            y = methods.index(r["method"]) + offsets[r["combo"]]
+            if not (math.isnan(r["ci_low"]) or math.isnan(r["ci_high"])):
+                ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=palette[r["combo"]], lw=1.2)
+            ax.plot(r["score"], y, "o", ms=4, color=palette[r["combo"]])
+        ax.set_yticks(range(len(methods)), methods, fontsize=7)
+        ax.set_ylim(len(methods) - 0.5, -0.5)  # first method on top, room for the offsets
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel(str(rows["metric"].iloc[0]), fontsize=8)
+        ax.grid(axis="x", linewidth=0.3)
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], marker="o", ls="-", color=palette[c], label=c) for c in combos]
+    fig.legend(handles=handles, loc="lower center", ncol=len(combos), fontsize=7, frameon=False)
+    fig.suptitle("The paper's protocol (fold mean +- std) beside today's fixed splits "
+                 "(test score, 95 % bootstrap interval)", fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    out = Path(out_png)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+# --- the batch context of convnet features -------------------------------------------
+
+
+def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "accuracy") -> Path:
+    """Separability at boundary cuts vs within-batch cuts, one panel per dataset (and extractor).
+
+    Each cut is a point (within-batch grey, boundary red; the boundary cuts are listed
+    under the panel with their sides' sizes); for accuracy, a short line beside each group
+    marks each cut's majority share, the score of a classifier that ignores the features.
+
+    Parameters
+    ----------
+    table
+        :func:`batch_boundary_test`'s table, or :func:`batch_boundary_tables`'s.
+    out_png
+        The figure (PNG), written atomically.
+    metric
+        'accuracy' or 'balanced_accuracy'.
+    """
+    plt = _pyplot()
+    sns = _seaborn()
+    if "dataset" not in table.columns:
+        table = table.assign(dataset="")
+    if "extractor" not in table.columns:
+        table = table.assign(extractor="")
+    names = list(dict.fromkeys(table["dataset"]))
+    extractors = list(dict.fromkeys(table["extractor"])) or [""]
+    ncols, nrows = max(len(names), 1), len(extractors)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.6, 4.2 * nrows),
+                             sharey=True, squeeze=False)  # fmt: skip
+    kinds = {False: "within one batch", True: "at a batch boundary"}
+    panels = [(axes[r][c], name, extractor) for r, extractor in enumerate(extractors)
+              for c, name in enumerate(names)]  # fmt: skip
+    for ax, name, extractor in panels:
+        rows = table[(table["dataset"] == name) & (table["extractor"] == extractor)]
+        rows = rows.assign(cut=lambda t: t["at_boundary"].map(kinds))
+        if rows.empty:
+            ax.text(0.5, 0.5, "no cuts", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
+            continue
+        sns.stripplot(rows, x="cut", y=metric, hue="cut", order=list(kinds.values()),
+                      palette={kinds[False]: "0.55", kinds[True]: "#c0392b"}, jitter=0.15,
+                      legend=False, ax=ax)  # fmt: skip
+        if metric == "accuracy":
+            ax.scatter(rows["at_boundary"].astype(int) + 0.3, rows["majority"], marker="_",
+                       s=60, color="0.3", linewidths=1, label="majority share")  # fmt: skip
+            ax.legend(loc="lower right", fontsize=6, frameon=False)
+        ax.text(0.0, -0.1, _boundary_note(rows, metric), transform=ax.transAxes, fontsize=6,
+                va="top", ha="left", family="monospace")  # fmt: skip
+        ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="y", linewidth=0.3)
+    if not names:
+        axes[0][0].text(0.5, 0.5, "no cuts", ha="center", va="center")
+    for row in axes:
+        row[0].set_ylabel(f"separability of the two halves ({metric})")
+    fig.suptitle("A class cut in two: at a batch boundary vs within one batch", fontsize=9)
+    fig.tight_layout()
+    out = Path(out_png)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _boundary_note(rows: pd.DataFrame, metric: str, most: int = 8) -> str:
+    """The boundary cuts of one panel as text lines: class, sides' sizes, score."""
+    cuts = rows[rows["at_boundary"]].sort_values(metric, ascending=False)
+    lines = [f"{str(r['class'])[:14]:<14} {r['n_before']:>3}|{r['n_after']:<3} {r[metric]:.2f}"
+             for _, r in cuts.head(most).iterrows()]  # fmt: skip
+    if len(cuts) > most:
+        lines.append(f"... {len(cuts) - most} more, lowest {cuts[metric].min():.2f}")
+    return "\n".join(["boundary cuts:", *lines]) if lines else "no boundary cuts"

@@ -34,16 +34,17 @@ needs only PyTorch and :mod:`musictransfer.model`; training one
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from musictransfer._typing import PathLike
+from musictransfer.choi2017_network import build_choi2017
 from musictransfer.constants import MSD_TAGS, N_CHANNELS, POOL_SIZES
 from musictransfer.errors import MusicTransferError
-from musictransfer.files import atomic_path
 from musictransfer.model import ConvNet, init_he_normal
+from musictransfer.outputs import atomic_path
 from musictransfer.provenance import provenance
 
 MODEL_FORMAT_VERSION = 1
@@ -67,7 +68,7 @@ ARCH_CONVNET = "musictransfer.model.ConvNet"
 """Our networks: :class:`musictransfer.model.ConvNet` as the ``hparams`` describe it."""
 
 ARCH_CHOI2017 = "musictransfer.choi2017"
-"""The authors' network (:func:`musictransfer.choi2017.network.build_choi2017`)."""
+"""The authors' network (:func:`musictransfer.choi2017_network.build_choi2017`)."""
 
 BN_STATISTICS = {ARCH_CONVNET: (BN_RUNNING, BN_CALIBRATE), ARCH_CHOI2017: (BN_BATCH,)}
 """The ``bn_statistics`` each architecture can have."""
@@ -79,7 +80,7 @@ such files are still read (:func:`as_model_payload`)."""
 
 
 def save_model(
-    out: str | os.PathLike[str],
+    out: PathLike,
     model: ConvNet,
     tags: list[str],
     bn_statistics: str,
@@ -130,7 +131,7 @@ def save_model(
         torch.save(payload, tmp)
 
 
-def save_random_convnet(out: str | os.PathLike[str], seed: int = 0) -> None:
+def save_random_convnet(out: PathLike, seed: int = 0) -> None:
     """Save the paper's random convnet: He-normal weights from ``seed``, never trained.
 
     BatchNorm: the authors' network (Keras 1, BatchNorm ``mode=2``) normalised every
@@ -188,7 +189,7 @@ def as_model_payload(obj: object) -> dict[str, Any] | None:
     return {"architecture": ARCH_CONVNET, **obj}
 
 
-def load_payload(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def load_payload(path: PathLike) -> dict[str, Any] | None:
     """:func:`as_model_payload` of the object stored in ``path``.
 
     What ``torch.load`` raises for a damaged or foreign file propagates: the callers
@@ -197,7 +198,7 @@ def load_payload(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return as_model_payload(torch.load(path, map_location="cpu", weights_only=True))
 
 
-def check_format_version(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def check_format_version(payload: dict[str, Any], path: PathLike) -> None:
     """Refuse a file written by a newer musictransfer, whose keys may mean other things."""
     if payload["format_version"] > MODEL_FORMAT_VERSION:
         raise MusicTransferError(
@@ -207,7 +208,7 @@ def check_format_version(payload: dict[str, Any], path: str | os.PathLike[str]) 
         )
 
 
-def read_model_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_model_file(path: PathLike) -> dict[str, Any]:
     """The model-file dictionary, checked; a clear error for a missing or bad file.
 
     Raises
@@ -251,8 +252,6 @@ def build_model(payload: dict[str, Any]) -> ConvNet:
     """
     architecture = payload.get("architecture", ARCH_CONVNET)
     if architecture == ARCH_CHOI2017:
-        from musictransfer.choi2017.network import build_choi2017
-
         model = build_choi2017()
     elif architecture == ARCH_CONVNET:
         h = payload["hparams"]
@@ -268,7 +267,7 @@ def build_model(payload: dict[str, Any]) -> ConvNet:
     return model
 
 
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> ConvNet:
+def load_model(path: PathLike, device: str | torch.device = "cpu") -> ConvNet:
     """Load a model file as a ConvNet in eval mode on ``device``.
 
     A model whose file says ``bn_statistics: calibrate`` (the random convnet) still

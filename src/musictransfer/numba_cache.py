@@ -75,7 +75,7 @@ def exclusive(path: Path) -> Iterator[None]:
 def _acquire(path: Path) -> IO[str] | None:
     """An open file holding an exclusive ``flock`` on ``path``, or None where none can be had."""
     try:
-        import fcntl
+        import fcntl  # lazy: POSIX only; elsewhere librosa loads without the lock
     except ImportError:  # not POSIX
         return None
     try:
@@ -97,7 +97,7 @@ def _acquire(path: Path) -> IO[str] | None:
 def import_librosa() -> ModuleType:
     """The ``librosa`` module, its compiled kernels loaded under :func:`exclusive`."""
     with exclusive(lock_path()):
-        import librosa
+        import librosa  # lazy: loading it under the lock is this module's purpose
 
         for name in COMPILED_MODULES:
             importlib.import_module(name)

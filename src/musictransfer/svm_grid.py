@@ -1,6 +1,6 @@
 """The authors' SVM grid search, computed fast but with the same results.
 
-A plain ``GridSearchCV`` (:func:`musictransfer.evaluation.reference_grid_search`) fits
+A plain ``GridSearchCV`` (:func:`musictransfer.evaluation.sklearn_grid_search`) fits
 64 settings x the folds independently. Almost all of its time goes to two things:
 
 - RBF fits that evaluate the kernel again and again (libsvm's row cache, 200 MB by
@@ -22,7 +22,7 @@ What this module does instead, per (fold, scaling):
    kernel block (:func:`_one_vs_one`; ``ONE_VS_ONE_MIN_PAIR_CLIPS``).
 3. Linear kernel: libsvm on the precomputed Gram matrix ``X X'``, with an iteration
    budget. A fit that exhausts it (the pathological ones) is solved instead by
-   :mod:`musictransfer.ipm`, an exact interior-point solver of the same dual problem
+   :mod:`musictransfer.interior_point`, an exact interior-point solver of the same dual problem
    that exploits the low rank of the linear kernel (n clips x d <= 280 features).
    libsvm stops at a KKT violation of 1e-3; the interior-point solution is the optimum
    to ~1e-10, so the two can disagree on clips whose decision value is within libsvm's
@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.spatial.distance import cdist
 from sklearn import config_context
 from sklearn.metrics import r2_score
 from sklearn.model_selection import ParameterGrid
@@ -54,7 +55,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import _libsvm as _libsvm_binding  # what SVC/SVR call: _PrecomputedLibsvm
 from threadpoolctl import threadpool_limits
 
-from musictransfer.ipm import IPMLinear
+from musictransfer.interior_point import IPMLinear
 from musictransfer.readings import Setting
 
 LINEAR_ITER_PER_SAMPLE: int = 200
@@ -451,8 +452,6 @@ def _power_of_two(ratio: float) -> bool:
 
 def _sq_diff_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Squared distances as libsvm forms them at prediction: sum of squared differences."""
-    from scipy.spatial.distance import cdist
-
     return cdist(A, B, "sqeuclidean")
 
 

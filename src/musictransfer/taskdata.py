@@ -252,15 +252,3 @@ def check_task(task: TaskSpec, manifest: pd.DataFrame, source: object) -> dict[s
     splits = list(cv_splitter(task.cv, task.type, groups).split(y, y))
     summary["folds"] = [{"train": len(tr), "test": len(te)} for tr, te in splits]
     return summary
-
-
-def align_rows(feature_ids: np.ndarray, manifest: pd.DataFrame, source: object) -> pd.DataFrame:
-    """The manifest's rows in the order of a feature file's ids (every id must exist)."""
-    indexed = manifest.set_index(manifest["id"].astype(str), drop=False)
-    missing = [i for i in map(str, feature_ids) if i not in indexed.index]
-    if missing:
-        raise ManifestError(
-            f"{len(missing)} feature rows have no entry in {source} (e.g. {missing[0]!r})",
-            "the features and the manifest come from different datasets: rerun extraction",
-        )
-    return indexed.loc[[str(i) for i in feature_ids]].reset_index(drop=True)

@@ -3,20 +3,23 @@ rule prepare_audio:
     input:
         raw_manifest,
     output:
-        manifest=f"{R}/prepared/{{dataset}}/manifest.csv",
-        audio=f"{R}/prepared/{{dataset}}/audio.npy",
+        manifest=L.prepared_manifest("{dataset}"),
+        audio=L.prepared_audio("{dataset}"),
+    params:
+        code=CODE_VERSION,
+        out_dir=lambda w: L.prepared_dir(w.dataset),
     log:
-        f"{R}/logs/prepare_audio/{{dataset}}.log",
+        L.log("prepare_audio", "{dataset}"),
     benchmark:
-        f"{R}/benchmarks/prepare_audio/{{dataset}}.tsv"
-    threads: 2
+        L.benchmark("prepare_audio", "{dataset}")
+    threads: 4
     # Ahead of other jobs: the tagger's source set is prepared here (see train_tagger).
     priority: 5
     conda:
         "../../envs/audio.yaml"
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=8000,
+        runtime=120,
     shell:
-        "python -m musictransfer prepare {input} --out-dir $(dirname {output.manifest}) "
-        "--threads {threads} > {log} 2>&1"
+        "python -m musictransfer prepare {input:q} --out-dir {params.out_dir:q} "
+        "--threads {threads} > {log:q} 2>&1"

@@ -1,40 +1,47 @@
 rule download:
-    """Fetch, verify and unpack a real dataset, or check the copy named by its data_dir."""
+    """Fetch, verify and unpack a real dataset, or check the copy named by its data_dir.
+
+    Checksum-verified files, not computed: no code version. Downloads run where the job
+    runs: on a cluster, compute nodes need outbound network, or run
+    `snakemake --until download` on the login node first, or set `mirror`.
+    """
     output:
-        receipt=f"{DATA}/{{dataset}}/dataset.json",
+        receipt=L.download_receipt("{dataset}"),
+    params:
+        out_dir=lambda w: str(Path(L.download_receipt(w.dataset)).parent),
+        args=download_args,
     log:
-        f"{DATA}/logs/download/{{dataset}}.log",
+        str(L.data / "logs" / "download" / "{dataset}.log"),
     benchmark:
-        f"{DATA}/benchmarks/download/{{dataset}}.tsv"
+        str(L.data / "benchmarks" / "download" / "{dataset}.tsv")
     conda:
         "../../envs/audio.yaml"
     resources:
         mem_mb=2000,
         runtime=600,
-    params:
-        args=download_args,
     shell:
-        "python -m musictransfer download {wildcards.dataset} --out-dir $(dirname {output.receipt}) "
-        "{params.args} > {log} 2>&1"
+        "python -m musictransfer download {wildcards.dataset} --out-dir {params.out_dir:q} "
+        "{params.args} > {log:q} 2>&1"
 
 
 rule dataset_manifest:
     """A real dataset's manifest (id, path, labels, folds), in the authors' order if asked."""
     input:
-        receipt=f"{DATA}/{{dataset}}/dataset.json",
+        receipt=L.download_receipt("{dataset}"),
     output:
-        manifest=f"{R}/manifests/{{dataset}}.csv",
+        manifest=L.real_manifest("{dataset}"),
+    params:
+        code=CODE_VERSION,
+        args=manifest_args,
     log:
-        f"{R}/logs/dataset_manifest/{{dataset}}.log",
+        L.log("dataset_manifest", "{dataset}"),
     benchmark:
-        f"{R}/benchmarks/dataset_manifest/{{dataset}}.tsv"
+        L.benchmark("dataset_manifest", "{dataset}")
     conda:
         "../../envs/audio.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
-    params:
-        args=manifest_args,
     shell:
-        "python -m musictransfer manifest {wildcards.dataset} {input.receipt} -o {output.manifest} "
-        "{params.args} > {log} 2>&1"
+        "python -m musictransfer manifest {wildcards.dataset} {input.receipt:q} "
+        "-o {output.manifest:q} {params.args} > {log:q} 2>&1"

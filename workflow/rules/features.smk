@@ -1,45 +1,50 @@
 rule extract_convnet:
-    """Convnet feature (5 layers x 32 averages) of every clip of a dataset."""
+    """Convnet feature (5 layers x 32 averages) of every clip of a dataset, with one of our
+    networks (the random convnet or a trained tagger)."""
     input:
-        model=f"{R}/models/{{extractor}}.pt",
-        manifest=f"{R}/prepared/{{dataset}}/manifest.csv",
-        audio=f"{R}/prepared/{{dataset}}/audio.npy",
+        model=L.model("{extractor}"),
+        manifest=L.prepared_manifest("{dataset}"),
+        audio=L.prepared_audio("{dataset}"),
     output:
-        f"{R}/features/{{extractor}}/{{dataset}}.npz",
+        L.features("{extractor}", "{dataset}"),
+    params:
+        code=CODE_VERSION,
+        data=lambda w: L.prepared_dir(w.dataset),
     log:
-        f"{R}/logs/extract_convnet/{{extractor}}/{{dataset}}.log",
+        L.log("extract_convnet", "{extractor}", "{dataset}"),
     benchmark:
-        f"{R}/benchmarks/extract_convnet/{{extractor}}/{{dataset}}.tsv"
-    threads: 2
+        L.benchmark("extract_convnet", "{extractor}", "{dataset}")
+    wildcard_constraints:
+        extractor=TRAINED_PATTERN,
+    threads: 4
     conda:
         "../../envs/training.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
         runtime=120,
-    params:
-        code=CODE_VERSION,
     shell:
-        "python -m musictransfer extract-convnet {input.model} $(dirname {input.manifest}) -o {output} "
-        "--threads {threads} > {log} 2>&1"
+        "python -m musictransfer extract-convnet {input.model:q} {params.data:q} -o {output:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule extract_mfcc:
     """The MFCC baseline vector (120 values) of every clip of a dataset."""
     input:
-        manifest=f"{R}/prepared/{{dataset}}/manifest.csv",
-        audio=f"{R}/prepared/{{dataset}}/audio.npy",
+        manifest=L.prepared_manifest("{dataset}"),
+        audio=L.prepared_audio("{dataset}"),
     output:
-        f"{R}/features/mfcc/{{dataset}}.npz",
+        L.features("mfcc", "{dataset}"),
+    params:
+        code=CODE_VERSION,
+        data=lambda w: L.prepared_dir(w.dataset),
     log:
-        f"{R}/logs/extract_mfcc/{{dataset}}.log",
+        L.log("extract_mfcc", "{dataset}"),
     benchmark:
-        f"{R}/benchmarks/extract_mfcc/{{dataset}}.tsv"
+        L.benchmark("extract_mfcc", "{dataset}")
     conda:
         "../../envs/features.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
         runtime=60,
-    params:
-        code=CODE_VERSION,
     shell:
-        "python -m musictransfer extract-mfcc $(dirname {input.manifest}) -o {output} > {log} 2>&1"
+        "python -m musictransfer extract-mfcc {params.data:q} -o {output:q} > {log:q} 2>&1"

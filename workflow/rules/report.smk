@@ -1,128 +1,119 @@
 rule aggregate:
-    """The tidy score table: one row per (task, extractor, combination)."""
+    """The tidy score table: one row per (task, extractor, combination) and reading."""
     input:
         score_cells(),
     output:
         report(
-            f"{R}/tables/scores.csv",
+            L.table("scores"),
             caption="../report/scores.rst",
             category="Scores",
         ),
-    log:
-        f"{R}/logs/aggregate.log",
-    benchmark:
-        f"{R}/benchmarks/aggregate.tsv"
-    conda:
-        "../../envs/report.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=10,
     params:
         code=CODE_VERSION,
-    shell:
-        "python -m musictransfer aggregate {input} -o {output} > {log} 2>&1"
-
-
-rule plot:
-    """Per-task figures (the paper's Figures 3-9) and the summary (Figure 2)."""
-    input:
-        f"{R}/tables/scores.csv",
-    output:
-        summary=report(
-            f"{R}/figures/summary.png",
-            caption="../report/summary_figure.rst",
-            category="Figures",
-        ),
-        # report() flags each file of the list; the caption is shared, so it names no task.
-        tasks=report(
-            expand(f"{R}/figures/{{task}}.png", task=selected_tasks()),
-            caption="../report/task_figure.rst",
-            category="Figures",
-        ),
     log:
-        f"{R}/logs/plot.log",
+        L.log("aggregate"),
     benchmark:
-        f"{R}/benchmarks/plot.tsv"
+        L.benchmark("aggregate")
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        tasks=" ".join(selected_tasks()),
-        references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
     shell:
-        "python -m musictransfer plot {input} --out-dir $(dirname {output.summary}) --tasks {params.tasks} "
-        "--references {params.references} > {log} 2>&1"
+        "python -m musictransfer aggregate {input:q} -o {output:q} > {log:q} 2>&1"
+
+
+rule plot:
+    """Per-task figures (the paper's Figures 3-9) and the summary (Figure 2)."""
+    input:
+        L.table("scores"),
+    output:
+        summary=report(
+            L.figure("summary"),
+            caption="../report/summary_figure.rst",
+            category="Figures",
+        ),
+        # report() flags each file of the list; the caption is shared, so it names no task.
+        tasks=report(
+            [L.figure(task) for task in EXPERIMENT.selected_tasks],
+            caption="../report/task_figure.rst",
+            category="Figures",
+        ),
+    params:
+        code=CODE_VERSION,
+        out_dir=lambda w, output: str(Path(output.summary).parent),
+        tasks=list(EXPERIMENT.selected_tasks),
+        published=json.dumps(EXPERIMENT.selected_published(), sort_keys=True),
+    log:
+        L.log("plot"),
+    benchmark:
+        L.benchmark("plot")
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m musictransfer plot {input:q} --out-dir {params.out_dir:q} "
+        "--tasks {params.tasks:q} --published {params.published:q} > {log:q} 2>&1"
 
 
 rule compare_authors:
     """Every cell beside the authors' own result file, under both readings of the grid."""
     input:
-        scores=f"{R}/tables/scores.csv",
+        scores=L.table("scores"),
         results=authors_result_inputs,
     output:
-        table=f"{R}/tables/authors.csv",
+        table=L.table("authors"),
         figure=report(
-            f"{R}/figures/authors.png",
+            L.figure("authors"),
             caption="../report/authors_figure.rst",
             category="Figures",
         ),
+    params:
+        code=CODE_VERSION,
+        tasks=json.dumps(EXPERIMENT.selected_authors_tasks(), sort_keys=True),
     log:
-        f"{R}/logs/compare_authors.log",
+        L.log("compare_authors"),
     benchmark:
-        f"{R}/benchmarks/compare_authors.tsv"
+        L.benchmark("compare_authors")
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    params:
-        tasks=lambda w: shlex.quote(json.dumps(authors_tasks(), sort_keys=True)),
     shell:
-        "python -m musictransfer compare-authors {input.scores} --results {input.results} "
-        "--tasks {params.tasks} -o {output.table} --figure {output.figure} > {log} 2>&1"
+        "python -m musictransfer compare-authors {input.scores:q} --results {input.results:q} "
+        "--tasks {params.tasks:q} -o {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule write_report:
     """A short Markdown report: the score table, best combinations, figures."""
     input:
-        unpack(
-            lambda w: (
-                {"authors": authors_outputs()["authors"]} if authors_outputs() else {}
-            )
-        ),
-        unpack(
-            lambda w: {
-                k: v
-                for k, v in modern_outputs().items()
-                if k in ("modern", "modern_paired", "batch_boundary")
-            }
-        ),
-        scores=f"{R}/tables/scores.csv",
-        summary=f"{R}/figures/summary.png",
+        unpack(report_inputs),
+        scores=L.table("scores"),
+        summary=L.figure("summary"),
     output:
-        f"{R}/report.md",
+        L.report(),
+    params:
+        code=CODE_VERSION,
+        experiment=EXPERIMENT.name,
+        figures=lambda w, input: str(Path(input.summary).parent),
+        tasks=list(EXPERIMENT.selected_tasks),
+        published=json.dumps(EXPERIMENT.selected_published(), sort_keys=True),
+        extra=json.dumps(EXPERIMENT.report_extra(), sort_keys=True),
+        tables=report_args,
     log:
-        f"{R}/logs/write_report.log",
+        L.log("write_report"),
     benchmark:
-        f"{R}/benchmarks/write_report.tsv"
+        L.benchmark("write_report")
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    params:
-        experiment=EXP.name,
-        tasks=" ".join(selected_tasks()),
-        references=lambda w: shlex.quote(json.dumps(references(), sort_keys=True)),
-        extra=lambda w: shlex.quote(json.dumps(report_extra(), sort_keys=True)),
-        authors=lambda w, input: (
-            f"--authors {input.authors}" if "authors" in input.keys() else ""
-        ),
-        modern=modern_report_args,
     shell:
-        "python -m musictransfer report {input.scores} --figures-dir $(dirname {input.summary}) "
-        "-o {output} --experiment {params.experiment} --tasks {params.tasks} "
-        "--references {params.references} --extra {params.extra} {params.authors} "
-        "{params.modern} > {log} 2>&1"
+        "python -m musictransfer report {input.scores:q} --figures-dir {params.figures:q} "
+        "-o {output:q} --experiment {params.experiment:q} --tasks {params.tasks:q} "
+        "--published {params.published:q} --extra {params.extra:q} {params.tables} "
+        "> {log:q} 2>&1"

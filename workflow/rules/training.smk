@@ -1,24 +1,25 @@
 rule train_tagger:
     """Train the tagging convnet on a source dataset (PyTorch Lightning; GPU if present, and
-    required if the job asks for one)."""
+    required if the job asks for one: the SLURM profile's `gpu` resource)."""
     input:
-        manifest=f"{R}/prepared/{{source}}/manifest.csv",
-        audio=f"{R}/prepared/{{source}}/audio.npy",
+        manifest=L.prepared_manifest("{source}"),
+        audio=L.prepared_audio("{source}"),
     output:
-        model=f"{R}/models/tagger-{{source}}.pt",
-        metrics=f"{R}/models/tagger-{{source}}.metrics.json",
+        model=L.model("tagger-{source}"),
+        metrics=L.training_metrics("{source}"),
     params:
         code=CODE_VERSION,
-        settings=lambda w: json.dumps(EXP.training, sort_keys=True),
-        checkpoints=lambda w: f"{R}/checkpoints/tagger-{w.source}",
+        data=lambda w: L.prepared_dir(w.source),
+        settings=json.dumps(EXPERIMENT.training, sort_keys=True),
+        checkpoints=lambda w: L.checkpoints(w.source),
         # 'gpu' when the job asks for one (the SLURM profile): no CUDA is then an error,
         # not a CPU run fifty times slower.
         accelerator=lambda w, resources: accelerator_for(resources),
     log:
-        f"{R}/logs/train_tagger/{{source}}.log",
+        L.log("train_tagger", "{source}"),
     benchmark:
-        f"{R}/benchmarks/train_tagger/{{source}}.tsv"
-    threads: 2
+        L.benchmark("train_tagger", "{source}")
+    threads: 8
     # The tagger is on the critical path (every tagger-* feature and cell waits for it):
     # start it as soon as its data is ready, before the many cheaper jobs that can wait.
     priority: 10
@@ -28,30 +29,31 @@ rule train_tagger:
     conda:
         "../../envs/training.yaml"
     resources:
-        mem_mb=8000,
-        runtime=600,
+        mem_mb=32000,
+        runtime=720,
     shell:
-        "python -m musictransfer train $(dirname {input.manifest}) --out {output.model} "
-        "--metrics {output.metrics} --settings '{params.settings}' "
-        "--checkpoint-dir {params.checkpoints} --threads {threads} "
-        "--accelerator {params.accelerator} > {log} 2>&1"
+        "python -m musictransfer train {params.data:q} --out {output.model:q} "
+        "--metrics {output.metrics:q} --settings {params.settings:q} "
+        "--checkpoint-dir {params.checkpoints:q} --threads {threads} "
+        "--accelerator {params.accelerator} > {log:q} 2>&1"
 
 
 rule random_convnet:
     """The untrained convnet with seeded He-normal weights (the paper's random feature)."""
     output:
-        model=f"{R}/models/random.pt",
+        model=L.model("random"),
     params:
         code=CODE_VERSION,
-        seed=lambda w: EXP.random_convnet_seed,
+        seed=EXPERIMENT.random_convnet_seed,
     log:
-        f"{R}/logs/random_convnet.log",
+        L.log("random_convnet"),
     benchmark:
-        f"{R}/benchmarks/random_convnet.tsv"
+        L.benchmark("random_convnet")
     conda:
         "../../envs/training.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "python -m musictransfer random-convnet --out {output.model} --seed {params.seed} > {log} 2>&1"
+        "python -m musictransfer random-convnet --out {output.model:q} --seed {params.seed} "
+        "> {log:q} 2>&1"

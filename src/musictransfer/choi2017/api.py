@@ -2,13 +2,13 @@
 
 :func:`load_pretrained` gives the network with its weights and a statistics mode;
 :func:`extract` computes features and tag probabilities of clips under one of
-:data:`BN_MODES`; the functions after it are the command-line commands ``extract
---extractor choi2017``, ``extract-choi2017``, ``tag`` and ``choi2017-stats``.
+:data:`~musictransfer.constants.BN_MODES`; the functions after it are the command-line
+commands ``extract --extractor choi2017``, ``extract-choi2017``, ``tag`` and
+``choi2017-stats``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm import tqdm
 
+from musictransfer._typing import PathLike
+from musictransfer.audio import load_audio, tile_to_length
 from musictransfer.choi2017.stats import (
     Statistics,
     compute_statistics,
@@ -25,22 +28,16 @@ from musictransfer.choi2017.stats import (
     snapshot_statistics,
 )
 from musictransfer.choi2017.weights import load_keras1_weights
-from musictransfer.constants import MSD_TAGS
-from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
+from musictransfer.constants import AUTHORS_BATCH_SIZE, BN_MODES, MSD_TAGS
+from musictransfer.datasets.paper import WEIGHTS_THEANO, url_of
+from musictransfer.datasets.paper.fetch import fetch_released
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
+from musictransfer.featurefile import save_features
 from musictransfer.model import ConvNet, ieee_float32
 from musictransfer.modelfile import ARCH_CHOI2017, build_model, check_format_version, load_payload
 
 if TYPE_CHECKING:
     import pandas as pd
-
-PathLike = str | os.PathLike[str]
-
-BN_MODES: tuple[str, ...] = ("batch", "dataset", "reference")
-"""Statistics modes of the ported network (see :mod:`musictransfer.choi2017`)."""
-
-DEFAULT_BATCH_SIZE = 256
-"""Clips per batch in ``batch`` mode: the authors' ``predict_generator`` batches."""
 
 
 def load_pretrained(
@@ -138,7 +135,7 @@ def extract(
     load: Callable[[int], np.ndarray],
     n: int,
     bn_mode: str,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = AUTHORS_BATCH_SIZE,
     chunk_size: int = 16,
     stats: Statistics | None = None,
     progress: bool = False,
@@ -148,7 +145,7 @@ def extract(
     Parameters
     ----------
     model
-        A :func:`~musictransfer.choi2017.network.build_choi2017` network (weights
+        A :func:`~musictransfer.choi2017_network.build_choi2017` network (weights
         loaded); its statistics are restored.
     load
         ``load(i)`` returns clip ``i`` as a 1-D float waveform (tiled to 29 s).
@@ -195,8 +192,6 @@ def extract(
             probs.append(p.cpu())
         return feats, probs
 
-    from tqdm import tqdm
-
     feats: list[Tensor] = []
     probs: list[Tensor] = []
     used: Statistics | None = None
@@ -229,8 +224,6 @@ def extract(
 
 
 def _file_loader(paths: Sequence[Path], silence: str = "warn") -> Callable[[int], np.ndarray]:
-    from musictransfer.audio import load_audio, tile_to_length
-
     return lambda i: tile_to_length(load_audio(paths[i], silence=silence))
 
 
@@ -245,7 +238,7 @@ def extract_files_choi2017(
     bn_mode: str = "reference",
     weights: PathLike | None = None,
     mirror: PathLike | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = AUTHORS_BATCH_SIZE,
     stats_path: PathLike | None = None,
 ) -> np.ndarray:
     """``musictransfer extract --extractor choi2017``: features of audio files to .npz.
@@ -253,8 +246,6 @@ def extract_files_choi2017(
     Writes ``features`` (n x 160), ``ids`` (the paths as given), ``extractor``
     ('choi2017'), ``bn_mode``, ``batch_size`` and ``tag_probabilities`` (n x 50).
     """
-    from musictransfer.featurefile import save_features
-
     paths = [Path(p) for p in paths]
     model = _model_from(weights, mirror)
     stats = Statistics.load(stats_path) if stats_path is not None else None
@@ -278,7 +269,7 @@ def extract_prepared(
     dataset_dir: PathLike,
     out: PathLike,
     bn_mode: str = "batch",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = AUTHORS_BATCH_SIZE,
     chunk_size: int = 16,
     batch_order: str | None = None,
 ) -> None:
@@ -294,8 +285,9 @@ def extract_prepared(
         rows are in extraction order (its ``ids`` say which clip each row is; evaluation
         aligns by id), so a reader of the file sees the batches as they were.
     """
+    # lazy: pandas, 0.2-0.4 s (15 % of importing this package), for prepared stores only;
+    # musictransfer.load_pretrained, extract and tag do not read one
     from musictransfer.datasets.store import MANIFEST_FILE, PreparedDataset
-    from musictransfer.featurefile import save_features
 
     data = PreparedDataset(dataset_dir)
     order = extraction_order(data.manifest, batch_order, data.root / MANIFEST_FILE)
@@ -347,7 +339,7 @@ def tag_files(
     bn_mode: str = "reference",
     weights: PathLike | None = None,
     mirror: PathLike | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int = AUTHORS_BATCH_SIZE,
 ) -> list[list[tuple[str, float]]]:
     """Top tags with probabilities of each file (the authors' 50 MSD tags).
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from musictransfer.choi2017.network import kapre_frontend
+from musictransfer._typing import PathLike
+from musictransfer.choi2017_network import kapre_frontend
 from musictransfer.errors import MusicTransferError
 from musictransfer.model import ConvNet, ieee_float32
-
-PathLike = str | os.PathLike[str]
+from musictransfer.outputs import write_json
 
 REFERENCE_STATS_FILE = Path(__file__).parent.parent / "data" / "choi2017_reference_stats.json"
 """Frozen statistics shipped with the package: those of the 14 recordings of librosa's
@@ -96,8 +95,6 @@ class Statistics:
 
     def save(self, path: PathLike) -> None:
         """Write as JSON, atomically."""
-        from musictransfer.files import write_json
-
         write_json(path, self.to_dict())
 
 
@@ -159,7 +156,7 @@ def compute_statistics(
     Parameters
     ----------
     model
-        A :func:`~musictransfer.choi2017.network.build_choi2017` network (its statistics
+        A :func:`~musictransfer.choi2017_network.build_choi2017` network (its statistics
         mode is restored afterwards).
     chunks
         Called once per pass; yields ``(clips, samples)`` waveforms on the model's device.

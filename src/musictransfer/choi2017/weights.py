@@ -1,7 +1,7 @@
 """The authors' released weights (``weights_theano.hdf5``) into the PyTorch port.
 
 The Keras 1 arrays are mapped onto the state dict of
-:func:`~musictransfer.choi2017.network.build_choi2017` (:func:`keras1_state_dict`);
+:func:`~musictransfer.choi2017_network.build_choi2017` (:func:`keras1_state_dict`);
 :func:`import_paper_weights` stores the result as a PyTorch model file
 (``models/choi2017.pt``), which :func:`musictransfer.choi2017.load_pretrained` reads
 without h5py.
@@ -9,23 +9,21 @@ without h5py.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from musictransfer.choi2017.frontend import KapreMelgram
-from musictransfer.choi2017.network import build_choi2017
+from musictransfer._typing import PathLike
+from musictransfer.choi2017_network import KapreMelgram, build_choi2017
 from musictransfer.constants import MSD_TAGS, N_LAYERS
-from musictransfer.datasets.paper import WEIGHTS_THEANO, fetch_released, url_of
+from musictransfer.datasets.paper import WEIGHTS_THEANO, url_of
+from musictransfer.datasets.paper.fetch import fetch_released
 from musictransfer.errors import MusicTransferError
 from musictransfer.fetching import file_hash
 from musictransfer.model import ConvNet
 from musictransfer.modelfile import ARCH_CHOI2017, BN_BATCH, load_payload, save_model
-
-PathLike = str | os.PathLike[str]
 
 
 def read_keras1_weights(path: PathLike) -> dict[str, np.ndarray]:
@@ -36,7 +34,7 @@ def read_keras1_weights(path: PathLike) -> dict[str, np.ndarray]:
     MusicTransferError
         If the file cannot be read as HDF5 or lacks a layer the port needs.
     """
-    import h5py
+    import h5py  # lazy: only .hdf5 files need it; a choi2017.pt loads without h5py
 
     path = Path(path)
     out: dict[str, np.ndarray] = {}
@@ -58,7 +56,7 @@ def keras1_state_dict(weights: dict[str, np.ndarray]) -> dict[str, Tensor]:
 
     Conv kernels are flipped on both spatial axes (Theano convolves, PyTorch
     cross-correlates); the dense kernel ``(32, 50)`` is transposed; the DFT kernels are
-    handed to :class:`~musictransfer.choi2017.frontend.KapreMelgram`, which flips them in
+    handed to :class:`~musictransfer.choi2017_network.KapreMelgram`, which flips them in
     time. The stored running statistics (0 and 1, never used by mode 2) are checked and
     dropped.
     """
@@ -149,7 +147,7 @@ def authors_weights_kind(path: PathLike) -> str | None:
         A description for messages ("the authors' Keras 1 weight file", ...), or None
         for any other file (including a missing one).
     """
-    import h5py
+    import h5py  # lazy: only .hdf5 files need it; a choi2017.pt loads without h5py
 
     path = Path(path)
     if not path.is_file():

@@ -12,7 +12,7 @@ One parser per command: each command's ``add_<command>_parser`` sits beside its
 ``cmd_<command>`` handler, in a module by stage (:mod:`~musictransfer.cli.data`,
 :mod:`~musictransfer.cli.models`, :mod:`~musictransfer.cli.features`,
 :mod:`~musictransfer.cli.evaluate`, :mod:`~musictransfer.cli.report`,
-:mod:`~musictransfer.cli.modern`); what they share
+:mod:`~musictransfer.cli.protocols`); what they share
 (argument types, output checks) is in :mod:`~musictransfer.cli.common`, and the error
 handling every command gets is :func:`main`, here.
 """
@@ -72,19 +72,19 @@ from musictransfer.cli.models import (
     cmd_random_convnet,
     cmd_train,
 )
-from musictransfer.cli.modern import (
+from musictransfer.cli.protocols import (
     add_batch_boundary_parser,
     add_fetch_protocol_file_parser,
-    add_modern_split_parser,
-    add_modern_table_parser,
+    add_fixed_split_parser,
     add_plot_batch_boundary_parser,
     add_probe_parser,
+    add_protocols_table_parser,
     cmd_batch_boundary,
     cmd_fetch_protocol_file,
-    cmd_modern_split,
-    cmd_modern_table,
+    cmd_fixed_split,
     cmd_plot_batch_boundary,
     cmd_probe,
+    cmd_protocols_table,
 )
 from musictransfer.cli.report import (
     add_aggregate_parser,
@@ -113,18 +113,18 @@ __all__ = [
     "cmd_extract_mfcc",
     "cmd_fetch_paper_file",
     "cmd_fetch_protocol_file",
+    "cmd_fixed_split",
     "cmd_generate_demo",
     "cmd_import_paper_features",
     "cmd_import_paper_weights",
     "cmd_info",
     "cmd_manifest",
     "cmd_merge_folds",
-    "cmd_modern_split",
-    "cmd_modern_table",
     "cmd_plot",
     "cmd_plot_batch_boundary",
     "cmd_prepare",
     "cmd_probe",
+    "cmd_protocols_table",
     "cmd_random_convnet",
     "cmd_report",
     "cmd_tag",
@@ -202,9 +202,9 @@ COMMAND_PARSERS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_fetch_paper_file_parser,
     add_import_paper_features_parser,
     add_fetch_protocol_file_parser,
-    add_modern_split_parser,
+    add_fixed_split_parser,
     add_probe_parser,
-    add_modern_table_parser,
+    add_protocols_table_parser,
     add_batch_boundary_parser,
     add_plot_batch_boundary_parser,
 )

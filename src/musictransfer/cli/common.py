@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from musictransfer.constants import BN_MODES
 from musictransfer.errors import MusicTransferError
 
 Handler = Callable[[argparse.Namespace], None]
@@ -73,7 +74,7 @@ def add_choi2017_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that run the authors' network."""
     p.add_argument(
         "--bn-mode",
-        choices=["reference", "batch", "dataset"],
+        choices=BN_MODES,
         default="reference",
         help="normalisation statistics: 'reference' (frozen, shipped; default), 'batch' "
         "(Keras 1 mode 2 over batches of --batch-size files, as the authors), 'dataset' "
@@ -122,7 +123,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     dirs = [getattr(args, n) for n in OUTPUT_DIRS if getattr(args, n, None)]
     if not outputs and not dirs:
         return  # ``info`` and ``--help`` start without NumPy
-    from musictransfer.files import check_output, check_output_dir
+    from musictransfer.outputs import check_output, check_output_dir
 
     for path in outputs:
         check_output(path)

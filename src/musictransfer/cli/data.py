@@ -68,27 +68,32 @@ def add_download_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_manifest(args: argparse.Namespace) -> None:
     """Build a dataset's manifest from its root (or download receipt)."""
-    from musictransfer.datasets.build import build_manifest, write_manifest
-    from musictransfer.datasets.reference import reference_path
+    from musictransfer.datasets.authors_tables import authors_table_path
+    from musictransfer.datasets.manifest_builder import build_manifest, write_manifest
     from musictransfer.datasets.registry import get_spec
 
-    reference = args.reference
-    if reference is None and args.paper_order:
-        csv_name = get_spec(args.dataset).reference_csv
+    authors_table = args.authors_table
+    if authors_table is None and args.paper_order:
+        csv_name = get_spec(args.dataset).authors_csv
         if csv_name is not None:
-            reference = reference_path(csv_name, args.mirror, args.out.parent / "paper")
-    frame = build_manifest(args.dataset, args.root, reference=reference)
+            authors_table = authors_table_path(csv_name, args.mirror, args.out.parent / "paper")
+    frame = build_manifest(args.dataset, args.root, authors_table=authors_table)
     write_manifest(frame, args.out)
     print(f"{args.dataset}: {len(frame)} clips -> {args.out}")
 
 
 def add_manifest_parser(sub: argparse._SubParsersAction) -> None:
-    """``manifest DATASET ROOT -o CSV [--reference CSV | --paper-order]``."""
+    """``manifest DATASET ROOT -o CSV [--authors-table CSV | --paper-order]``."""
     p = add_command(sub, "manifest", cmd_manifest, "build a dataset's manifest CSV from its files")
     p.add_argument("dataset")
     p.add_argument("root", type=Path, help="dataset root or download receipt (dataset.json)")
     p.add_argument("-o", "--out", required=True, type=Path)
-    p.add_argument("--reference", type=Path, help="the authors' CSV: use its order and check")
+    p.add_argument(
+        "--authors-table",
+        "--reference",  # its former name
+        type=Path,
+        help="the authors' CSV: use its order and check",
+    )
     p.add_argument(
         "--paper-order", action="store_true", help="fetch the authors' CSV (or read the mirror)"
     )
@@ -97,7 +102,8 @@ def add_manifest_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_fetch_paper_file(args: argparse.Namespace) -> None:
     """Download (or copy from a mirror) one of the authors' released files, verified."""
-    from musictransfer.datasets.paper import BASE_URL, fetch_released_file
+    from musictransfer.datasets.paper import BASE_URL
+    from musictransfer.datasets.paper.fetch import fetch_released_file
 
     fetch_released_file(args.path, args.out, mirror=args.mirror, base_url=args.base_url or BASE_URL)
 
@@ -119,7 +125,7 @@ def add_fetch_paper_file_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_import_paper_features(args: argparse.Namespace) -> None:
     """Convert a dataset's released features and metadata into the project's formats."""
-    from musictransfer.datasets.paper import import_released
+    from musictransfer.datasets.paper.convert import import_released
 
     import_released(
         args.dataset,

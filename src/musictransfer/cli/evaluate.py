@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from musictransfer.cli.common import add_command, fold_part_arg, json_arg, positive_int
+from musictransfer.constants import EVALUATION_METHODS
 from musictransfer.errors import ConfigError
 
-METHODS = ("fast", "reference")
-"""``--method``: :data:`musictransfer.evaluation.METHODS`, spelled out here so that the
-parser does not import scikit-learn (``--help`` starts fast)."""
+
+def evaluation_method(value: str) -> str:
+    """``--method``, reading the old spelling 'reference' as 'sklearn' (with a warning)."""
+    if value == "reference":
+        logging.getLogger("musictransfer").warning(
+            "--method reference is now called --method sklearn; the old name will go"
+        )
+        return "sklearn"
+    return value
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Run the SVM grid search of one (task, extractor, combination) cell, or of several."""
-    from musictransfer.pipeline import evaluate_cell_files, evaluate_cells_files
+    from musictransfer.cell_files import evaluate_cell_files, evaluate_cells_files
 
     if len(args.combo) != len(args.out):
         raise ConfigError(
@@ -60,17 +68,18 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--method",
-        choices=METHODS,
+        type=evaluation_method,
+        choices=EVALUATION_METHODS,
         default="fast",
         help="fast (default): shared precomputed kernels on scikit-learn's libsvm binding; "
-        "reference: plain scikit-learn GridSearchCV, the escape hatch from that private "
-        "binding (slower, same scores; the cell's 'solver' says libsvm)",
+        "sklearn (formerly 'reference'): plain scikit-learn GridSearchCV, the escape hatch "
+        "from that private binding (slower, same scores; the cell's 'solver' says libsvm)",
     )
 
 
 def cmd_check_task(args: argparse.Namespace) -> None:
     """Check a task's labels, folds and splits against its config, before long jobs."""
-    from musictransfer.pipeline import check_task_file
+    from musictransfer.cell_files import check_task_file
 
     summary = check_task_file(args.task, args.manifest, args.out)
     print(f"{summary['task']}: {summary['n_clips']} clips, {len(summary['folds'])} fold(s): ok")
@@ -88,7 +97,7 @@ def add_check_task_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_merge_folds(args: argparse.Namespace) -> None:
     """Merge a cell's fold parts (``evaluate --fold-part``) into the cell's result."""
-    from musictransfer.pipeline import merge_cell_files
+    from musictransfer.cell_files import merge_cell_files
 
     merge_cell_files(args.parts, args.task, args.extractor, args.combo, args.out)
 

@@ -17,6 +17,8 @@ from musictransfer.cli.common import (
     expand_inputs,
     positive_int,
 )
+from musictransfer.config.schema import default_of
+from musictransfer.constants import BN_MODES
 from musictransfer.errors import MusicTransferError
 
 
@@ -60,7 +62,8 @@ def add_extract_mfcc_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_extract(args: argparse.Namespace) -> None:
     """Features of arbitrary audio files with a saved model (user-facing)."""
     if args.extractor == "choi2017":
-        from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, extract_files_choi2017
+        from musictransfer.choi2017.api import extract_files_choi2017
+        from musictransfer.constants import AUTHORS_BATCH_SIZE
 
         extract_files_choi2017(
             expand_inputs(args.inputs),
@@ -68,7 +71,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
             bn_mode=args.bn_mode,
             weights=args.model,
             mirror=args.mirror,
-            batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+            batch_size=AUTHORS_BATCH_SIZE if args.batch_size is None else args.batch_size,
             stats_path=args.stats,
         )
         return
@@ -117,7 +120,8 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_tag(args: argparse.Namespace) -> None:
     """Print the top tags of audio files with the authors' pre-trained tagger."""
-    from musictransfer.choi2017.api import DEFAULT_BATCH_SIZE, tag_files
+    from musictransfer.choi2017.api import tag_files
+    from musictransfer.constants import AUTHORS_BATCH_SIZE
 
     paths = expand_inputs(args.inputs)
     tags = tag_files(
@@ -126,7 +130,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
         bn_mode=args.bn_mode,
         weights=args.weights,
         mirror=args.mirror,
-        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+        batch_size=AUTHORS_BATCH_SIZE if args.batch_size is None else args.batch_size,
     )
     for path, best in zip(paths, tags, strict=True):
         print(path)
@@ -173,9 +177,14 @@ def add_extract_choi2017_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", type=Path, help="choi2017.pt from import-paper-weights")
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("-o", "--out", required=True, type=Path)
-    p.add_argument("--bn-mode", choices=["batch", "dataset", "reference"], default="batch")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--chunk-size", type=positive_int, default=16, help="clips in memory at once")
+    p.add_argument("--bn-mode", choices=BN_MODES, default=default_of("choi2017", "bn_mode"))
+    p.add_argument("--batch-size", type=positive_int, default=default_of("choi2017", "batch_size"))
+    p.add_argument(
+        "--chunk-size",
+        type=positive_int,
+        default=default_of("choi2017", "chunk_size"),
+        help="clips in memory at once",
+    )
     p.add_argument(
         "--batch-order",
         metavar="COLUMN",

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from musictransfer.cli.common import MIRROR_HELP, add_command, json_arg, positive_int
+from musictransfer.config.schema import default_of
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -53,7 +54,7 @@ def add_random_convnet_parser(sub: argparse._SubParsersAction) -> None:
         sub, "random-convnet", cmd_random_convnet, "save the seeded He-normal random convnet"
     )
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=default_of("random_convnet", "seed"))
 
 
 def cmd_import_paper_weights(args: argparse.Namespace) -> None:

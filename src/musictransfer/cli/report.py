@@ -10,7 +10,7 @@ from musictransfer.cli.common import add_command, json_arg
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
     """Collect cell JSON files into the tidy score table."""
-    from musictransfer.reporting import aggregate_scores
+    from musictransfer.scores_table import aggregate_scores
 
     aggregate_scores(args.cells, args.out)
 
@@ -26,21 +26,21 @@ def cmd_plot(args: argparse.Namespace) -> None:
     """Draw the per-task and summary figures from the score table."""
     from musictransfer.figures import plot_scores
 
-    plot_scores(args.scores, args.out_dir, tasks=args.tasks, references=args.references)
+    plot_scores(args.scores, args.out_dir, tasks=args.tasks, published=args.published)
 
 
 def add_plot_parser(sub: argparse._SubParsersAction) -> None:
-    """``plot SCORES --out-dir D [--tasks T...] [--references JSON]``."""
+    """``plot SCORES --out-dir D [--tasks T...] [--published JSON]``."""
     p = add_command(sub, "plot", cmd_plot, "figures from scores.csv")
     p.add_argument("scores", type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--tasks", nargs="*", default=None)
-    p.add_argument("--references", type=json_arg, default={}, help="task -> reference score")
+    p.add_argument("--published", type=json_arg, default={}, help="task -> published score")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     """Write the Markdown report."""
-    from musictransfer.reporting import write_report
+    from musictransfer.report_markdown import write_report
 
     write_report(
         args.scores,
@@ -48,11 +48,11 @@ def cmd_report(args: argparse.Namespace) -> None:
         args.out,
         experiment=args.experiment,
         extra=args.extra,
-        references=args.references,
+        published=args.published,
         tasks=args.tasks,
         authors=args.authors,
-        modern=args.modern,
-        modern_paired=args.modern_paired,
+        protocols=args.protocols,
+        protocols_paired=args.protocols_paired,
         batch_boundary=args.batch_boundary,
     )
 
@@ -65,11 +65,11 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--experiment", required=True)
     p.add_argument("--extra", type=json_arg, default={}, help="extra facts to report (JSON)")
-    p.add_argument("--references", type=json_arg, default={}, help="task -> reference (JSON)")
+    p.add_argument("--published", type=json_arg, default={}, help="task -> published (JSON)")
     p.add_argument("--tasks", nargs="*", default=None, help="tasks, in report order")
     p.add_argument("--authors", type=Path, help="tables/authors.csv: compare with their results")
-    p.add_argument("--modern", type=Path, help="tables/modern.csv: today's protocols")
-    p.add_argument("--modern-paired", type=Path, help="tables/modern_paired.csv")
+    p.add_argument("--protocols", type=Path, help="tables/protocols.csv: today's protocols")
+    p.add_argument("--protocols-paired", type=Path, help="tables/protocols_paired.csv")
     p.add_argument("--batch-boundary", type=Path, help="tables/batch_boundary.csv")
 
 

@@ -5,4 +5,11 @@
 - :mod:`musictransfer.datasets.store`: decoding a manifest's audio to 12 kHz mono and
   storing it for fast, memory-bounded reading (``prepare_audio``).
 - :mod:`musictransfer.datasets.demo`: the synthetic demo corpus.
+- :mod:`musictransfer.datasets.paper`: the authors' released files (registry, fetching,
+  reading, converting into feature files).
+- :mod:`musictransfer.datasets.protocols`: today's split files (registry, fetching) and
+  the splits derived from them.
+
+This ``__init__`` imports nothing: the Snakefile imports the two registries below it in
+Snakemake's own environment.
 """

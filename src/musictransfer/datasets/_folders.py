@@ -33,7 +33,7 @@ def class_folder_rows(
     The label code is the folder's position in ``folders`` (the authors' order, which
     is what their CSV's ``label`` column holds); ``label_name`` is readable. Within a
     folder, files are sorted by name (the authors' own order is restored from their
-    CSV by :func:`~musictransfer.datasets.reference.order_like_reference`).
+    CSV by :func:`~musictransfer.datasets.authors_tables.order_like_authors`).
     """
     rows = []
     for code, folder in enumerate(folders):

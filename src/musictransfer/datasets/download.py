@@ -19,7 +19,6 @@ user can do (the manual download route and where to put the files).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import zipfile
@@ -29,10 +28,11 @@ from urllib.parse import urlparse
 
 import pooch
 
+from musictransfer._typing import PathLike
 from musictransfer.datasets.registry import DatasetSpec, Remote, get_spec
 from musictransfer.errors import DownloadError
 from musictransfer.fetching import DOWNLOAD_RETRIES, check_mirror, file_hash
-from musictransfer.files import write_json
+from musictransfer.outputs import write_json
 
 RECEIPT = "dataset.json"
 ARCHIVES = "archives"
@@ -200,9 +200,9 @@ def fetch_remotes(spec: DatasetSpec, out_dir: Path, mirror: Path | None) -> Path
 
 def download_dataset(
     name: str,
-    out_dir: str | os.PathLike[str],
-    data_dir: str | os.PathLike[str] | None = None,
-    mirror: str | os.PathLike[str] | None = None,
+    out_dir: PathLike,
+    data_dir: PathLike | None = None,
+    mirror: PathLike | None = None,
 ) -> Path:
     """Make a dataset available and write its receipt.
 
@@ -253,7 +253,7 @@ def download_dataset(
 
 
 def _with_user_data(
-    spec: DatasetSpec, out_dir: Path, data_dir: str | os.PathLike[str] | None, mirror: Path | None
+    spec: DatasetSpec, out_dir: Path, data_dir: PathLike | None, mirror: Path | None
 ) -> Path:
     """Download the metadata of a dataset whose audio the user supplies; link the audio."""
     if data_dir is None or not Path(data_dir).is_dir():
@@ -270,7 +270,7 @@ def _with_user_data(
     return root
 
 
-def read_receipt(path: str | os.PathLike[str]) -> tuple[str, Path]:
+def read_receipt(path: PathLike) -> tuple[str, Path]:
     """The dataset name and root recorded by :func:`download_dataset`."""
     try:
         data = json.loads(Path(path).read_text())

@@ -17,14 +17,16 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 
+from musictransfer.constants import SPLITS
 from musictransfer.datasets._folders import audio_files
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 from musictransfer.errors import DownloadError
 
 NAME = "jamendo_vocal"
 
-SPLITS: tuple[str, ...] = ("train", "test", "valid")
-"""Split folders in the authors' processing order."""
+SPLIT_ORDER: tuple[str, ...] = ("train", "test", "valid")
+"""The split folders (:data:`~musictransfer.constants.SPLITS`) in the authors' processing
+order, which is the order of their table's rows."""
 LABELS: tuple[str, ...] = ("nosing", "sing")
 """Segment classes; the label code is the index (0 no singing, 1 singing)."""
 SPLIT_COLUMN = "category"
@@ -56,13 +58,13 @@ def read_lab(path: Path) -> list[tuple[float, float, str]]:
 
 
 def _segmented(root: Path) -> bool:
-    return all((root / split / label).is_dir() for split in SPLITS for label in LABELS)
+    return all((root / split / label).is_dir() for split in SPLIT_ORDER for label in LABELS)
 
 
 def check(root: Path) -> None:
     """Either the raw corpus (split folders + ``jamendo_lab``) or cut segments."""
     if not _segmented(root):
-        require_paths(root, [*SPLITS, LAB_DIR], NAME)
+        require_paths(root, [*SPLIT_ORDER, LAB_DIR], NAME)
 
 
 def cut_segments(root: Path, work_dir: Path) -> Path:
@@ -78,7 +80,7 @@ def cut_segments(root: Path, work_dir: Path) -> Path:
         return out
     tmp = work_dir / f".{SEGMENTS}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    for split in SPLITS:
+    for split in SPLIT_ORDER:
         for label in LABELS:
             (tmp / split / label).mkdir(parents=True, exist_ok=True)
         for audio in audio_files(root / split, ("ogg", "mp3")):
@@ -102,7 +104,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
     The split is in column :data:`SPLIT_COLUMN` ('train', 'valid' or 'test').
     """
     rows = []
-    for split in SPLITS:
+    for split in SPLIT_ORDER:
         for code, label in enumerate(LABELS):
             for path in audio_files(root / split / label, ("wav",)):
                 match = _SEGMENT_RE.match(path.stem)
@@ -122,7 +124,7 @@ def build_manifest(root: Path) -> pd.DataFrame:
                     }
                 )
     frame = pd.DataFrame(rows)
-    order = {s: i for i, s in enumerate(SPLITS)}
+    order = {s: i for i, s in enumerate(SPLIT_ORDER)}
     frame["_split"] = frame[SPLIT_COLUMN].map(order)
     frame = frame.sort_values(["_split", "_song", "_k"], kind="stable")
     return frame.drop(columns=["_split", "_song", "_k"]).reset_index(drop=True)
@@ -138,7 +140,7 @@ SPEC = DatasetSpec(
             Remote(
                 filename=f"jam_{s}_audio.tar.gz", url=f"{_BASE}jam_{s}_audio.tar.gz", extract="tar"
             )
-            for s in ("train", "valid", "test")
+            for s in SPLITS
         ),
         Remote(filename="jam_annote.tar.gz", url=f"{_BASE}jam_annote.tar.gz", extract="tar"),
     ),

@@ -22,7 +22,6 @@ says which other column it needs, and :func:`require_columns` checks it up front
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from musictransfer._typing import PathLike
 from musictransfer.errors import ManifestError
 
 REQUIRED_COLUMNS = ("id", "path")
 TAG_SEPARATOR = ";"
 
 
-def read_manifest(
-    path: str | os.PathLike[str], required: Iterable[str] = REQUIRED_COLUMNS
-) -> pd.DataFrame:
+def read_manifest(path: PathLike, required: Iterable[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
     """Read and validate a manifest CSV.
 
     Parameters
@@ -92,7 +90,7 @@ def split_tags(cells: Iterable[object]) -> list[list[str]]:
     return [[t.strip() for t in str(cell).split(TAG_SEPARATOR) if t.strip()] for cell in cells]
 
 
-def resolve_paths(frame: pd.DataFrame, manifest_path: str | os.PathLike[str]) -> list[Path]:
+def resolve_paths(frame: pd.DataFrame, manifest_path: PathLike) -> list[Path]:
     """Absolute audio paths: relative entries are taken from the manifest's directory."""
     base = Path(manifest_path).parent
     return [p if (p := Path(v)).is_absolute() else base / p for v in frame["path"]]
@@ -111,3 +109,15 @@ def missing_mask(values: Any) -> np.ndarray:
     series = pd.Series(np.asarray(values, dtype=object), dtype=object)
     marker = series.map(lambda v: str(v).strip().lower() in MISSING_MARKERS)
     return (series.isna() | marker).to_numpy(bool)
+
+
+def align_rows(feature_ids: np.ndarray, manifest: pd.DataFrame, source: object) -> pd.DataFrame:
+    """The manifest's rows in the order of a feature file's ids (every id must exist)."""
+    indexed = manifest.set_index(manifest["id"].astype(str), drop=False)
+    missing = [i for i in map(str, feature_ids) if i not in indexed.index]
+    if missing:
+        raise ManifestError(
+            f"{len(missing)} feature rows have no entry in {source} (e.g. {missing[0]!r})",
+            "the features and the manifest come from different datasets: rerun extraction",
+        )
+    return indexed.loc[[str(i) for i in feature_ids]].reset_index(drop=True)

@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musictransfer.constants import MSD_TAGS
+from musictransfer.constants import MSD_TAGS, SPLITS
 from musictransfer.datasets.manifest import TAG_SEPARATOR
 from musictransfer.datasets.registry import DatasetSpec, Remote, require_paths
 from musictransfer.errors import ManifestError
 
 log = logging.getLogger(__name__)
 
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
 NAME = "msd"
 AUDIO = "audio"
 AUDIO_SUFFIX = ".clip.mp3"

@@ -55,7 +55,7 @@ class Remote:
         'tar', 'zip' or None (a plain file). 'join' files are parts concatenated by the
         dataset's ``postprocess`` (MagnaTagATune's split zip).
     size
-        Size in bytes where known (for the README and the error message).
+        Size in bytes where known (for docs/datasets.md and the error message).
     """
 
     filename: str
@@ -94,7 +94,7 @@ class DatasetSpec:
     homepage
         Where the dataset is described.
     size
-        Approximate download size, for the README.
+        Approximate download size, for docs/datasets.md.
     manual
         What to do when the automatic download fails.
     postprocess
@@ -125,7 +125,7 @@ class DatasetSpec:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def reference_csv(self) -> str | None:
+    def authors_csv(self) -> str | None:
         """File name of the authors' metadata table in their ``data_csv`` folder, if any.
 
         Read from :data:`~musictransfer.datasets.paper.RELEASED_DATASETS`, the one place

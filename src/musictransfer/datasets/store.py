@@ -17,7 +17,6 @@ input is tiled to 29 s on reading (:meth:`PreparedDataset.convnet_input`).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import deque
 from collections.abc import Iterator
@@ -28,20 +27,20 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from musictransfer._typing import PathLike
 from musictransfer.audio import load_audio, tile_to_length
 from musictransfer.constants import CLIP_SECONDS, N_SAMPLES, SAMPLE_RATE
 from musictransfer.datasets.manifest import read_manifest, resolve_paths
 from musictransfer.errors import ManifestError
-from musictransfer.files import atomic_path
+from musictransfer.layout import AUDIO_FILE, MANIFEST_FILE
+from musictransfer.outputs import atomic_path
 
-AUDIO_FILE = "audio.npy"
-MANIFEST_FILE = "manifest.csv"
 INT16_SCALE = 32767.0
 
 
 def prepare_audio(
-    manifest_path: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
+    manifest_path: PathLike,
+    out_dir: PathLike,
     sr: int = SAMPLE_RATE,
     duration: float | None = CLIP_SECONDS,
     threads: int = 1,
@@ -139,7 +138,7 @@ class PreparedDataset:
         One row per clip, in storage order.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: PathLike) -> None:
         self.root = Path(root)
         self.manifest: pd.DataFrame = read_manifest(
             self.root / MANIFEST_FILE, required=("id", "offset", "n_samples")

@@ -30,7 +30,6 @@ The parts, each module importing only those listed before it:
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
@@ -39,13 +38,14 @@ import pandas as pd
 import soundfile as sf
 from numpy.random import Generator
 
+from musictransfer._typing import PathLike
 from musictransfer.datasets.demo.plans import DATASETS
 from musictransfer.errors import ConfigError
-from musictransfer.files import atomic_path
+from musictransfer.layout import MANIFEST_FILE
+from musictransfer.outputs import atomic_path
 
 __all__ = ["AUDIO_DIR", "DATASETS", "FILE_FORMATS", "MANIFEST_FILE", "generate_dataset"]
 
-MANIFEST_FILE = "manifest.csv"
 AUDIO_DIR = "audio"
 
 FILE_FORMATS: tuple[tuple[int, int], ...] = (
@@ -75,7 +75,7 @@ def _to_file_layout(mono: np.ndarray, channels: int, rng: Generator) -> np.ndarr
     return stereo / max(1.0, float(np.max(np.abs(stereo))) / 0.99)
 
 
-def generate_dataset(name: str, out_dir: str | os.PathLike[str], n_clips: int, seed: int) -> Path:
+def generate_dataset(name: str, out_dir: PathLike, n_clips: int, seed: int) -> Path:
     """Synthesise one demo dataset: WAV files under ``out_dir/audio`` and a manifest.
 
     Parameters
