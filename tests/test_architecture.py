@@ -83,6 +83,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "musictransfer.training",
             "musictransfer.choi2017",
             "musictransfer.hear",  # our networks as HEAR 2021 modules
+            "musictransfer.representations",  # any HEAR 2021 module on audio files
         ),
     ),
     (

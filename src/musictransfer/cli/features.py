@@ -15,6 +15,7 @@ from musictransfer.cli.common import (
     add_choi2017_options,
     add_command,
     expand_inputs,
+    json_arg,
     positive_int,
 )
 from musictransfer.config.schema import default_of
@@ -60,7 +61,16 @@ def add_extract_mfcc_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
-    """Features of arbitrary audio files with a saved model (user-facing)."""
+    """Features of arbitrary audio files with a saved model or a HEAR module (user-facing)."""
+    if args.representation is not None:
+        extract_representation_files(args)
+        return
+    for flag, value in (("--model-file", args.model_file), ("--options", args.options)):
+        if value is not None:
+            raise MusicTransferError(
+                f"{flag} is for the HEAR module of --representation",
+                "add --representation MODULE, or drop " + flag,
+            )
     if args.extractor == "choi2017":
         from musictransfer.choi2017.api import extract_files_choi2017
         from musictransfer.constants import AUTHORS_BATCH_SIZE
@@ -94,10 +104,45 @@ def cmd_extract(args: argparse.Namespace) -> None:
     )
 
 
+def extract_representation_files(args: argparse.Namespace) -> None:
+    """``extract --representation MODULE``: embeddings of a HEAR module, with its layers."""
+    given = [
+        flag
+        for flag, value in (
+            ("--model", args.model),
+            ("--extractor", args.extractor),
+            ("--stats", args.stats),
+            ("--mirror", args.mirror),
+        )
+        if value is not None
+    ]
+    if given:
+        raise MusicTransferError(
+            f"--representation runs a HEAR module: it does not go with {', '.join(given)}",
+            "give the module's model file with --model-file and its options with --options",
+        )
+    from musictransfer.representations import extract_representation
+
+    emb = extract_representation(
+        args.representation,
+        expand_inputs(args.inputs),
+        args.out,
+        model_file=args.model_file or "",
+        options=args.options,
+        batch_size=8 if args.batch_size is None else args.batch_size,
+        layers=not args.no_layers,
+    )
+    layers = f" and {len(emb.layers)} layers' averages" if emb.layers else ""
+    print(f"wrote {len(emb.ids)} clips x {emb.features.shape[1]}{layers} to {args.out}")
+
+
 def add_extract_parser(sub: argparse._SubParsersAction) -> None:
-    """``extract INPUTS... -o NPZ (--model PT | --extractor choi2017)``."""
+    """``extract INPUTS... -o NPZ (--model PT | --extractor choi2017 | --representation M)``."""
     p = add_command(
-        sub, "extract", cmd_extract, "convnet features of audio files (paths or .txt lists)"
+        sub,
+        "extract",
+        cmd_extract,
+        "features of audio files (paths or .txt lists): a convnet's or a HEAR module's",
     )
     p.add_argument("inputs", nargs="+")
     p.add_argument(
@@ -110,11 +155,34 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
         choices=["choi2017"],
         help="use the authors' pre-trained convnet instead of --model",
     )
+    p.add_argument(
+        "--representation",
+        metavar="MODULE",
+        help="a HEAR 2021 module (dotted name) instead of --model/--extractor: its scene "
+        "embeddings of the whole clips",
+    )
+    p.add_argument(
+        "--model-file", help="with --representation: the module's load_model(model_file_path)"
+    )
+    p.add_argument(
+        "--options",
+        type=json_arg,
+        metavar="JSON",
+        help="with --representation: load_model's keyword options, a JSON object",
+    )
+    p.add_argument(
+        "--no-layers",
+        action="store_true",
+        help="with --representation: skip get_layer_embeddings (one call per batch fewer)",
+    )
     add_choi2017_options(p)
     p.add_argument("--stats", type=Path, help="frozen statistics (JSON) for --bn-mode reference")
     p.add_argument("-o", "--out", required=True, type=Path, help="output .npz")
     p.add_argument(
-        "--batch-size", type=positive_int, default=None, help="default 8, or 256 with choi2017"
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="default 8, or 256 with choi2017 (with --representation: clips of one length)",
     )
 
 

@@ -1,0 +1,426 @@
+"""Any HEAR 2021 module as a representation of audio files ("bring your own").
+
+``musictransfer extract --representation my_package.hear_module FILES... -o out.npz``, or
+:func:`load_representation` then :func:`embed_files` from Python, runs a module of HEAR's
+common API (hearbenchmark.com/hear-api.html) on audio files, without Snakemake. A module
+that works in HEAR's own runner works here unchanged:
+
+``load_model(model_file_path="", **options)``
+    A model with ``sample_rate`` and ``scene_embedding_size``. It is called as HEAR's
+    runner calls it: with the model file only when one is given.
+``get_scene_embeddings(audio, model)``
+    ``audio``: float32 ``(n_sounds, n_samples)`` in [-1, 1] at the model's rate, a torch
+    tensor on the model's device (a TensorFlow tensor for a ``tf.Module``); returns
+    ``(n_sounds, scene_embedding_size)``.
+``get_layer_embeddings(audio, model)`` (optional: this project's extension)
+    ``{layer name: (n_sounds, n_frames, d)}``; each layer is averaged over its frames,
+    as the paper's convnet feature averages each layer over time.
+
+Tolerant where HEAR's validator is strict, since the only question here is whether the
+numbers are usable: any positive integer rate (12 kHz too), any kind of model (a torch
+module is moved to the GPU when there is one, as HEAR's runner does), and torch,
+TensorFlow or NumPy outputs (anything with ``.numpy()`` or ``__array__``). Strict where a
+wrong number would pass silently: the shape of every output is checked, its values must
+be real numbers, and a NaN or infinite one stops the run naming the clip's file.
+
+Audio: every file is decoded by :func:`musictransfer.audio.load_audio` at the model's
+rate, mono, whole: neither cut at 29 s nor tiled to it. That is the paper's convnet's
+input convention, not a property of the data; a module that wants fixed lengths makes
+them itself, as :mod:`musictransfer.hear` does. Clips of equal length go through
+together, up to ``batch_size`` at a time, in the order of the inputs, so a module whose
+embeddings depend on the batch (batch statistics) sees reproducible batches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import sys
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from musictransfer._typing import PathLike
+from musictransfer.audio import load_audio
+from musictransfer.errors import ConfigError, MusicTransferError
+from musictransfer.featurefile import save_features
+
+HEAR_API = "https://hearbenchmark.com/hear-api.html"
+
+REQUIRED = ("load_model", "get_scene_embeddings")
+"""The functions a module must have; HEAR's ``get_timestamp_embeddings`` is not used."""
+
+LAYER_FUNCTION = "get_layer_embeddings"
+
+MAX_WAITING_SAMPLES = 2**25
+"""Decoded samples (128 MB of float32) that may wait for a clip of the same length
+before every waiting group is run as it is: files of many lengths need no more memory."""
+
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_LAYER_NAME = re.compile(r"\w[\w.-]*")  # stored as the array ``layer_<name>`` of a .npz
+
+
+@dataclass
+class Representation:
+    """A HEAR module with its loaded model, checked (:func:`load_representation`)."""
+
+    name: str
+    """The module's dotted name: the ``extractor`` of the feature files it makes."""
+    module: types.ModuleType
+    model: Any
+    sample_rate: int
+    embedding_size: int
+    device: str = "cpu"
+    """Where the audio goes: the torch device the model was moved to, else the CPU."""
+
+    @property
+    def has_layers(self) -> bool:
+        """Whether the module offers ``get_layer_embeddings``."""
+        return callable(getattr(self.module, LAYER_FUNCTION, None))
+
+
+@dataclass
+class Embeddings:
+    """What :func:`embed_files` computes, one row per file in the order given."""
+
+    ids: list[str]
+    features: np.ndarray
+    """Float32 ``(n_files, scene_embedding_size)``."""
+    layers: dict[str, np.ndarray] = field(default_factory=dict)
+    """Each layer's embedding averaged over its frames: float32 ``(n_files, d_layer)``."""
+
+
+def load_representation(
+    module: str, model_file: str = "", options: Mapping[str, Any] | None = None
+) -> Representation:
+    """Import a HEAR module, load its model and check the attributes this package reads.
+
+    Parameters
+    ----------
+    module
+        The module's dotted name, importable from this Python (installed, or on
+        ``PYTHONPATH``).
+    model_file
+        Passed to ``load_model`` as its first argument; empty: not passed at all.
+    options
+        Keyword arguments of ``load_model`` (HEAR's ``--model-options``).
+
+    Raises
+    ------
+    ConfigError
+        If the module cannot be imported, lacks the API's functions, or its
+        ``load_model`` does not take the options given.
+    MusicTransferError
+        If the model's ``sample_rate`` or ``scene_embedding_size`` is not a positive
+        integer.
+    """
+    mod = _import(module)
+    options = dict(options or {})
+    args = (model_file,) if model_file else ()
+    try:
+        inspect.signature(mod.load_model).bind(*args, **options)
+    except TypeError as exc:  # checked before the call: a TypeError inside is a bug
+        raise ConfigError(
+            f"{module}.load_model does not take these arguments: {exc}",
+            "check --model-file and --options against the module's documentation",
+        ) from exc
+    except ValueError:
+        pass  # no signature to check (a built-in): the call will tell
+    model = mod.load_model(*args, **options)
+    rep = Representation(
+        module,
+        mod,
+        model,
+        _positive_int(model, "sample_rate", module),
+        _positive_int(model, "scene_embedding_size", module),
+    )
+    torch = sys.modules.get("torch")  # a torch model means torch is imported already
+    if torch is not None and isinstance(model, torch.nn.Module):
+        rep.device = "cuda" if torch.cuda.is_available() else "cpu"
+        rep.model = model.to(rep.device)
+    return rep
+
+
+def _import(name: str) -> types.ModuleType:
+    """The module ``name``, with the functions of :data:`REQUIRED`."""
+    if not _DOTTED_NAME.fullmatch(name) or name.endswith(".py"):
+        raise ConfigError(
+            f"representation {name!r} is not a module's dotted name",
+            "give an importable module such as my_package.hear_module, not a file path",
+        )
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        missing = exc.name or ""
+        if missing and (name == missing or name.startswith(missing + ".")):
+            hint = f"install it in this Python ({sys.executable}), or add its folder to PYTHONPATH"
+        else:
+            hint = f"{name} needs {missing or 'a package'} that this Python lacks: install it"
+        raise ConfigError(f"cannot import representation module {name}: {exc}", hint) from exc
+    lacking = [f for f in REQUIRED if not callable(getattr(module, f, None))]
+    if lacking:
+        raise ConfigError(
+            f"{name} is not a HEAR module: it has no {' and no '.join(lacking)}",
+            f"a HEAR 2021 module defines load_model(model_file_path, **options) and "
+            f"get_scene_embeddings(audio, model), see {HEAR_API}",
+        )
+    return module
+
+
+def _positive_int(model: object, attribute: str, module: str) -> int:
+    """``model.attribute`` as an int: any integral number (16000, 16000.0, numpy's)."""
+    value = getattr(model, attribute, None)
+    try:
+        number = int(value)  # type: ignore[arg-type]
+        ok = not isinstance(value, bool) and value == number > 0
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise MusicTransferError(
+            f"the model of {module} has {attribute} {value!r}: expected a positive integer",
+            f"HEAR's load_model returns a model with sample_rate and scene_embedding_size, "
+            f"see {HEAR_API}",
+        )
+    return number
+
+
+def file_ids(paths: Sequence[PathLike]) -> list[str]:
+    """The ids of files' rows: the paths as given, as ``extract --model`` stores them.
+
+    Raises
+    ------
+    MusicTransferError
+        If a path is given twice: two rows of one id could not be told apart.
+    """
+    ids = [str(p) for p in paths]
+    first: dict[str, int] = {}
+    for k, id_ in enumerate(ids):
+        if id_ in first:
+            raise MusicTransferError(
+                f"{id_} is given twice (inputs {first[id_] + 1} and {k + 1})",
+                "give each audio file once",
+            )
+        first[id_] = k
+    return ids
+
+
+def embed_files(
+    rep: Representation,
+    paths: Sequence[PathLike],
+    batch_size: int = 8,
+    layers: bool = False,
+    progress: bool = False,
+) -> Embeddings:
+    """The scene embedding of each file (and its layers' averages, with ``layers``).
+
+    Parameters
+    ----------
+    rep
+        From :func:`load_representation`.
+    paths
+        Audio files; the rows follow their order.
+    batch_size
+        Most clips of one length per call (clips of different lengths never share one).
+    layers
+        Also call ``get_layer_embeddings`` and average each layer over its frames.
+    progress
+        Show a progress bar, when standard error is a terminal.
+
+    Raises
+    ------
+    MusicTransferError
+        If a file cannot be decoded, a path is given twice, ``layers`` is asked of a
+        module without them, or an output has the wrong shape, is not real numbers, or
+        holds a NaN or infinite value (naming the first file concerned).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    paths = [Path(p) for p in paths]
+    ids = file_ids(paths)
+    if layers and not rep.has_layers:
+        raise ConfigError(f"{rep.name} has no {LAYER_FUNCTION}", "ask for the scene embedding only")
+    import torch  # lazy: only what embeds needs it
+
+    out = Embeddings(ids, np.empty((len(paths), rep.embedding_size), np.float32))
+    bar = tqdm(  # disable=None: on a terminal only
+        total=len(paths), desc=f"embeddings {rep.name}", disable=None if progress else True
+    )
+    with bar, torch.no_grad():
+        for index, audio in _batches(paths, rep.sample_rate, batch_size):
+            files = [paths[i] for i in index]
+            tensor = _audio_tensor(rep, audio)
+            scene = _call(rep, "get_scene_embeddings", tensor, files)
+            shape = (len(index), rep.embedding_size)
+            out.features[index] = _checked(scene, shape, f"scene embeddings of {rep.name}", files)
+            if layers:
+                found = _call(rep, LAYER_FUNCTION, tensor, files)
+                _add_layers(out, found, index, rep, files)
+            bar.update(len(index))
+    return out
+
+
+def _batches(
+    paths: Sequence[Path], sample_rate: int, batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """``(indices, float32 (n, n_samples))`` of equal-length clips, whole, at ``sample_rate``.
+
+    A group is run when it is full; every waiting group (in the order of its first file)
+    when :data:`MAX_WAITING_SAMPLES` are waiting, and at the end.
+    """
+    waiting: dict[int, list[tuple[int, np.ndarray]]] = {}
+    n_waiting = 0
+
+    def run(length: int) -> tuple[list[int], np.ndarray]:
+        nonlocal n_waiting
+        group = waiting.pop(length)
+        n_waiting -= length * len(group)
+        return [i for i, _ in group], np.stack([clip for _, clip in group])
+
+    for i, path in enumerate(paths):
+        clip = load_audio(path, sr=sample_rate, duration=None)
+        waiting.setdefault(len(clip), []).append((i, clip))
+        n_waiting += len(clip)
+        if len(waiting[len(clip)]) == batch_size:
+            yield run(len(clip))
+        elif n_waiting > MAX_WAITING_SAMPLES:
+            for length in list(waiting):
+                yield run(length)
+    for length in list(waiting):
+        yield run(length)
+
+
+def _audio_tensor(rep: Representation, audio: np.ndarray) -> Any:
+    """The batch as HEAR gives it: a TensorFlow tensor for a ``tf.Module``, else torch."""
+    tf = sys.modules.get("tensorflow")  # a TensorFlow model means it is imported already
+    if tf is not None and isinstance(rep.model, tf.Module):
+        return tf.convert_to_tensor(audio)
+    import torch  # lazy: only what embeds needs it
+
+    return torch.from_numpy(audio).to(rep.device)
+
+
+def _call(rep: Representation, function: str, audio: Any, files: list[Path]) -> Any:
+    """``module.function(audio, model)``; an exception in it says which files it had."""
+    try:
+        return getattr(rep.module, function)(audio, rep.model)
+    except Exception as exc:
+        exc.add_note(f"in {rep.name}.{function} of {', '.join(map(str, files))}")
+        raise
+
+
+def _checked(value: Any, shape: tuple[int | None, ...], what: str, files: list[Path]) -> np.ndarray:
+    """An output as float32 NumPy, of ``shape`` (None: any positive size), all finite."""
+    if hasattr(value, "detach"):  # torch: off the graph and the device
+        value = value.detach().cpu()
+        if value.dtype.is_floating_point:
+            value = value.float()  # bfloat16 has no NumPy dtype
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged lists
+        array = np.asarray(None)
+    wrong = array.ndim != len(shape) or any(
+        got < 1 if want is None else got != want
+        for got, want in zip(array.shape, shape, strict=False)
+    )
+    if array.dtype.kind not in "fiu" or wrong:
+        expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        batch = str(files[0]) + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+        raise MusicTransferError(
+            f"{what} of {batch} are {array.dtype} of shape {array.shape}: expected real "
+            f"numbers of shape {expected}",
+            f"check the module against HEAR's API, see {HEAR_API}",
+        )
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused
+        array = array.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+    if bad.size:
+        more = f" (and of {bad.size - 1} more file(s) of its batch)" if bad.size > 1 else ""
+        raise MusicTransferError(
+            f"{what} of {files[bad[0]]} are not finite (NaN or infinite){more}; "
+            "nothing was written",
+            "check that file (is it very short or quiet?) and the module",
+        )
+    return array
+
+
+def _add_layers(
+    out: Embeddings, found: Any, index: list[int], rep: Representation, files: list[Path]
+) -> None:
+    """Check one batch's layer embeddings and store their averages over frames."""
+    if not isinstance(found, Mapping) or not found:
+        raise MusicTransferError(
+            f"{rep.name}.{LAYER_FUNCTION} returned {type(found).__name__}: expected a "
+            "non-empty dict of layer name to (n_sounds, n_frames, d)"
+        )
+    names = [str(name) for name in found]
+    if out.layers and names != list(out.layers):
+        raise MusicTransferError(
+            f"{rep.name}.{LAYER_FUNCTION} returned layers {names} for {files[0]}, "
+            f"{list(out.layers)} before"
+        )
+    for name, value in found.items():
+        if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
+            raise MusicTransferError(
+                f"{rep.name}.{LAYER_FUNCTION}: layer name {name!r} is not a word "
+                "(letters, digits, _ . -)"
+            )
+        d = out.layers[name].shape[1] if name in out.layers else None
+        what = f"layer {name} embeddings of {rep.name}"
+        frames = _checked(value, (len(index), None, d), what, files)
+        if name not in out.layers:
+            out.layers[name] = np.empty((len(out.ids), frames.shape[2]), np.float32)
+        out.layers[name][index] = frames.mean(axis=1, dtype=np.float64)
+
+
+def extract_representation(
+    module: str,
+    paths: Sequence[PathLike],
+    out: PathLike,
+    model_file: str = "",
+    options: Mapping[str, Any] | None = None,
+    batch_size: int = 8,
+    layers: bool = True,
+    progress: bool = True,
+) -> Embeddings:
+    """``musictransfer extract --representation``: embeddings of audio files to a .npz.
+
+    Writes a feature file (:func:`musictransfer.featurefile.save_features`): ``features``,
+    ``ids`` (the paths as given), ``extractor`` (the module's name) and ``provenance``,
+    with ``model_file``, ``options`` (JSON), ``sample_rate`` and ``batch_size`` (what
+    decided the numbers) and, with ``layers`` and a module that offers them, each
+    layer's averages as ``layer_<name>``. Nothing is written if any file fails.
+    """
+    rep = load_representation(module, model_file, options)
+    emb = embed_files(rep, paths, batch_size, layers=layers and rep.has_layers, progress=progress)
+    save_features(
+        out,
+        emb.features,
+        emb.ids,
+        extractor=rep.name,
+        model_file=model_file,
+        options=json.dumps(dict(options or {}), sort_keys=True, default=repr),
+        sample_rate=rep.sample_rate,
+        batch_size=batch_size,
+        **{f"layer_{name}": values for name, values in emb.layers.items()},
+    )
+    return emb
+
+
+__all__ = [
+    "MAX_WAITING_SAMPLES",
+    "Embeddings",
+    "Representation",
+    "embed_files",
+    "extract_representation",
+    "file_ids",
+    "load_representation",
+]
