@@ -246,7 +246,7 @@ def embed_files(
     ids = file_ids(paths)
     if layers and not rep.has_layers:
         raise ConfigError(f"{rep.name} has no {LAYER_FUNCTION}", "ask for the scene embedding only")
-    import torch  # lazy: only what embeds needs it
+    import torch  # lazy: seconds to import; loading and checking a module do not need it
 
     out = Embeddings(ids, np.empty((len(paths), rep.embedding_size), np.float32))
     bar = tqdm(  # disable=None: on a terminal only
@@ -301,7 +301,7 @@ def _audio_tensor(rep: Representation, audio: np.ndarray) -> Any:
     tf = sys.modules.get("tensorflow")  # a TensorFlow model means it is imported already
     if tf is not None and isinstance(rep.model, tf.Module):
         return tf.convert_to_tensor(audio)
-    import torch  # lazy: only what embeds needs it
+    import torch  # lazy: as in embed_files
 
     return torch.from_numpy(audio).to(rep.device)
 
