@@ -36,6 +36,14 @@ def test_info_with_config(repo, capsys):
     assert "96 x 1360" in out
     assert "experiment demo: 7 tasks" in out
     assert "448 evaluation cells" in out
+    # Each task's own cross-validation, not the paper's 10 folds for every task.
+    assert "  dance: dance, classification (accuracy), stratified_kfold, 10 folds" in out
+    assert "  sound_events: sound_events, classification (accuracy), predefined folds" in out
+    overlay = str(repo / ".test" / "config.yaml")
+    assert main(["info", "--config", str(repo / "config.yaml"), "--config", overlay]) == 0
+    assert "  dance: dance, classification (accuracy), stratified_kfold, 3 folds" in (
+        capsys.readouterr().out
+    )
 
 
 def test_bad_audio_exit_code_and_message(tmp_path, repo):

@@ -25,6 +25,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from musictransfer import __version__
 from musictransfer.cli.common import DEBUG_HELP, add_command, check_outputs
@@ -132,6 +133,9 @@ __all__ = [
     "main",
 ]
 
+if TYPE_CHECKING:
+    from musictransfer.config import CVSpec
+
 
 def cmd_info(args: argparse.Namespace) -> None:
     """Print versions, the paper's constants and the available compute."""
@@ -145,7 +149,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     )
     print(f"convnet: {c.N_LAYERS} blocks x {c.N_CHANNELS} channels, pools {list(c.POOL_SIZES)}")
     print(f"feature: {c.FEATURE_DIM} values (convnet), {c.MFCC_DIM} (MFCC baseline)")
-    print(f"SVM grid: {c.GRID_SIZE} settings, {c.N_FOLDS}-fold CV")
+    print(f"SVM grid: {c.GRID_SIZE} settings; the paper's CV: {c.N_FOLDS} folds")
     try:
         import torch
 
@@ -162,6 +166,18 @@ def cmd_info(args: argparse.Namespace) -> None:
             f"experiment {exp.name}: {len(exp.tasks)} tasks, extractors "
             f"{', '.join(exp.extractors)}, {len(exp.cells())} evaluation cells -> {exp.root}"
         )
+        for name in exp.selected_tasks:
+            task = exp.tasks[name]
+            print(f"  {name}: {task.dataset}, {task.type} ({task.metric}), {_cv_text(task.cv)}")
+
+
+def _cv_text(cv: CVSpec) -> str:
+    """A task's cross-validation as ``info`` prints it: its own folds, not the paper's."""
+    if cv.scheme == "predefined_split":
+        return f"predefined split on column {cv.column!r} (test: {', '.join(cv.test)})"
+    if cv.scheme == "predefined_folds":
+        return f"predefined folds of column {cv.column!r}"
+    return f"{cv.scheme}, {cv.n_splits} folds"
 
 
 def add_info_parser(sub: argparse._SubParsersAction) -> None:
