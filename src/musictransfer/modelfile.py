@@ -279,15 +279,22 @@ def load_model(path: PathLike, device: str | torch.device = "cpu") -> ConvNet:
     MusicTransferError
         If the file is missing, damaged or of an unknown format.
     """
-    payload = read_model_file(path)
+    return build_checked(read_model_file(path), path).to(device).eval()
+
+
+def build_checked(payload: dict[str, Any], path: PathLike) -> ConvNet:
+    """:func:`build_model`, with a file that does not fit the network as a user error.
+
+    A file written by another version, or edited, fails inside PyTorch with a message
+    about tensors; the user needs the file's name and the next step instead.
+    """
     try:
-        model = build_model(payload)
+        return build_model(payload)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise MusicTransferError(
             f"model file {path} does not match the ConvNet: {exc}",
             "make the file again with this version of musictransfer",
         ) from exc
-    return model.to(device).eval()
 
 
 __all__ = [
@@ -299,6 +306,7 @@ __all__ = [
     "LEGACY_CHOI2017_FORMAT",
     "MODEL_FORMAT_VERSION",
     "as_model_payload",
+    "build_checked",
     "build_model",
     "load_model",
     "read_model_file",

@@ -4,7 +4,7 @@ The seeded He-normal network of ``musictransfer random-convnet``
 (:func:`musictransfer.modelfile.save_random_convnet`) behind HEAR's API
 (:mod:`musictransfer.hear`). It also serves :mod:`musictransfer.hear.tagger`: both read
 a model file with the package's reader (:func:`musictransfer.modelfile.read_model_file`,
-:func:`~musictransfer.modelfile.build_model`), as ``musictransfer extract --model`` does.
+:func:`~musictransfer.modelfile.build_checked`), as ``musictransfer extract --model`` does.
 
 Calibration. The random convnet's file says ``bn_statistics: calibrate``: its BatchNorm
 has no statistics of its own, and the package measures them on the first clips of what
@@ -56,7 +56,7 @@ from musictransfer.modelfile import (
     ARCH_CONVNET,
     BN_CALIBRATE,
     BN_RUNNING,
-    build_model,
+    build_checked,
     read_model_file,
     save_model,
     save_random_convnet,
@@ -161,13 +161,7 @@ def load_model_file(path: PathLike, calibration: Calibration | None = None) -> C
             f"{path} holds the authors' network (import-paper-weights)",
             "use the HEAR module musictransfer.hear.choi2017 for it",
         )
-    try:
-        network = build_model(payload)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise MusicTransferError(
-            f"model file {path} does not match the ConvNet: {exc}",
-            "make the file again with this version of musictransfer",
-        ) from exc
+    network = build_checked(payload, path)
     model = ConvNetModel(network.eval(), Path(path).stem, payload)
     if calibration is not None:
         if not model.needs_calibration:
