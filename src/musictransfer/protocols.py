@@ -56,14 +56,8 @@ def _split(split: FixedSplit | Mapping[str, Any]) -> FixedSplit:
         raise MusicTransferError(
             "the split has no 'split' key", "pass the experiment's protocols.tasks entry as JSON"
         )
-    entry = validated(split, "fixed_split")  # the schema's defaults: train, valid, test
-    return FixedSplit(
-        split=str(entry["split"]),
-        column=entry["column"],
-        train=tuple(map(str, entry["train"])),
-        valid=tuple(map(str, entry["valid"])),
-        test=tuple(map(str, entry["test"])),
-    )
+    # The schema's defaults (train, valid, test), as for a configured split.
+    return FixedSplit.from_entry(validated(split, "fixed_split"))
 
 
 def split_table(

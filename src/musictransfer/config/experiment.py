@@ -40,11 +40,6 @@ from musictransfer.published import PublishedScore
 log = logging.getLogger(__name__)
 
 
-def released_mfcc(dataset: str) -> bool:
-    """Whether the authors released MFCC vectors of a dataset (UrbanSound8K: no)."""
-    return RELEASED_DATASETS[dataset].mfcc is not None
-
-
 @dataclass(frozen=True)
 class DemoSettings:
     """The experiment's ``demo`` block: the synthetic corpus that generate_demo makes."""
@@ -89,6 +84,20 @@ class FixedSplit:
     train: tuple[str, ...]
     valid: tuple[str, ...]
     test: tuple[str, ...]
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> FixedSplit:
+        """A split from its ``protocols.tasks`` entry as the schema validated and filled it.
+
+        The one builder, for the configuration and for the JSON a job is given.
+        """
+        return cls(
+            split=str(entry["split"]),
+            column=entry["column"],
+            train=tuple(str(v) for v in entry["train"]),
+            valid=tuple(str(v) for v in entry["valid"]),
+            test=tuple(str(v) for v in entry["test"]),
+        )
 
     def to_json(self) -> str:
         """The split as the rules pass it to a job (``--split``)."""
@@ -200,9 +209,9 @@ class Experiment:
 
     def first_labels(self, dataset: str) -> str:
         """The earliest file with a dataset's labels: what check_task reads, at once."""
-        if self.released_features:
-            return self.layout.released_labels(dataset)
-        return self.raw_manifest(dataset)
+        return (
+            self.labels_manifest(dataset) if self.released_features else self.raw_manifest(dataset)
+        )
 
     def features_file(self, extractor: str, dataset: str) -> str:
         """A feature file (``extractor`` 'mfcc' for MFCC): released, or extracted here."""
@@ -231,7 +240,7 @@ class Experiment:
             for cell in self.all_cells()
             if cell.task in self.selected_tasks
             and cell.combo in MFCC_COMBOS
-            and not released_mfcc(self.tasks[cell.task].dataset)
+            and RELEASED_DATASETS[self.tasks[cell.task].dataset].mfcc is None
         ]
 
     def cells(self) -> list[Cell]:
@@ -548,13 +557,7 @@ def _protocol_settings(
                 f"{key} names a task the experiment does not have",
                 f"use one of its tasks: {', '.join(tasks)}",
             )
-        split = FixedSplit(
-            split=entry["split"],
-            column=entry["column"],
-            train=tuple(str(v) for v in entry["train"]),
-            valid=tuple(str(v) for v in entry["valid"]),
-            test=tuple(str(v) for v in entry["test"]),
-        )
+        split = FixedSplit.from_entry(entry)
         if split.split == "column":
             if not split.column:
                 raise ConfigError(
