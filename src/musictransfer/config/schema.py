@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from musictransfer.errors import ConfigError
@@ -103,15 +102,21 @@ def _filling(validator_class: Any) -> Any:
                     instance[key] = copy.deepcopy(sub["default"])
         yield from check_properties(validator, properties, instance, node)
 
-    return jsonschema.validators.extend(validator_class, {"properties": fill_then_check})
+    from jsonschema.validators import extend  # lazy: as in _validator
+
+    return extend(validator_class, {"properties": fill_then_check})
 
 
 @functools.cache
 def _validator(definition: str | None = None) -> Any:
     """The filling validator of the whole schema, or of one of its ``$defs``."""
+    # lazy: jsonschema takes ~0.1 s to import, and every job's command line reads the
+    # schema's defaults (default_of) without validating anything.
+    from jsonschema import Draft202012Validator
+
     full = schema()
     node = full if definition is None else {**full["$defs"][definition], "$defs": full["$defs"]}
-    return _filling(jsonschema.Draft202012Validator)(node)
+    return _filling(Draft202012Validator)(node)
 
 
 def validated(config: Mapping[str, Any], definition: str | None = None) -> dict[str, Any]:
