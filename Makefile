@@ -11,7 +11,7 @@ CORES ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format setup clean
+.PHONY: demo test test-fast lint format setup guests clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The guests' own environments, as venvs (what their conda env files make under
+# --use-conda): musicnn on TensorFlow (about 1.7 GB) in .venv-musicnn. CI builds it.
+guests: $(STAMP)
+	PYTHON=$(PYTHON) envs/musicnn-venv.sh
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores $(CORES)

@@ -27,6 +27,8 @@ ITEMS = {
     8: "Mirrors that do not exist",
     9: "Questionable audio",
     10: "Option edges",
+    11: "Feature files that do not match their labels",
+    12: "Representations and datasets brought by the user",
 }
 """Headings of the fault groups (the numbered items of the issue that collected them)."""
 

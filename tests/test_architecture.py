@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "musictransfer.datasets.protocols.*",  # fetching the files, deriving the splits
             "musictransfer.folds",
             "musictransfer.taskdata",
+            "musictransfer.imported_features",  # features computed elsewhere, checked
         ),
     ),
     (
@@ -115,6 +116,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "musictransfer.cli",
             "musictransfer.__main__",
+            "musictransfer.api",  # evaluate_features / probe_features: the workflow's numbers
             "musictransfer.__getattr__",  # the root's lazy attributes (load_pretrained)
         ),
     ),

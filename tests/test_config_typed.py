@@ -113,7 +113,9 @@ def test_typed_settings_of_the_presets(config):
 
     audio = resolve_experiment(config, "paper_audio")
     assert audio.demo is None
-    assert audio.datasets["gtzan_genre"] == DatasetOptions(data_dir=None, paper_order=True)
+    assert audio.datasets["gtzan_genre"] == DatasetOptions(
+        data_dir=None, paper_order=True, audio_dir=None, labels=None
+    )
     assert len(audio.datasets) == 6 and audio.training == demo_training_defaults()
     assert audio.authors_tasks["emomusic_arousal"] == "emoMusic_a"
 
@@ -138,8 +140,8 @@ def test_typed_settings_take_what_the_config_says(config):
         "tasks": {"ballroom": {"published_score": 0.5}},
     }, "demo": {"tasks": {"dance": {"published_score": 0.5}}}}})  # fmt: skip
     exp = resolve_experiment(config, "paper_audio")
-    assert exp.datasets["gtzan_genre"] == DatasetOptions("/x", False)
-    assert exp.datasets["urbansound8k"] == DatasetOptions(None, True)
+    assert exp.datasets["gtzan_genre"] == DatasetOptions("/x", False, None, None)
+    assert exp.datasets["urbansound8k"] == DatasetOptions(None, True, None, None)
     assert exp.choi2017 == Choi2017Settings("dataset", 256, 4, None)
     assert exp.random_convnet_seed == 3
     # The score given replaces the paper's; the rest of the task's published score stays.

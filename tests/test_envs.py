@@ -33,6 +33,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from musictransfer.cli import build_parser
+from musictransfer.config.representations import DEFAULT_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "musictransfer"
@@ -64,9 +65,11 @@ def env_pins(path: Path) -> dict[str, str]:
 
 
 def project_pins() -> dict[str, str]:
+    """Every pin of pyproject.toml: the dependencies and the optional extras (guests)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    reqs = [Requirement(r) for r in project["dependencies"]]
-    return {normalise(r.name): str(r.specifier) for r in reqs}
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    reqs = [Requirement(r) for r in [*project["dependencies"], *extras]]
+    return {normalise(r.name): str(r.specifier) for r in reqs if r.name != "musictransfer"}
 
 
 def rules() -> dict[str, dict[str, str]]:
@@ -82,7 +85,12 @@ def rules() -> dict[str, dict[str, str]]:
             while name in out:  # the same rule name in both branches of an `if`
                 name += "'"
             env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
-            command = re.search(r'"(?:\{MT\}|python -m musictransfer) ([\w-]+)', block)
+            if env is None and re.search(r"conda:\s*\n\s*representation_env\b", block):
+                # a function: the representation's own env, else the default one
+                env = re.match(r"(.*)", f"../../{DEFAULT_ENV}")
+            command = re.search(
+                r'"(?:\{MT\}|(?:python|\{params\.python:q\}) -m musictransfer) ([\w-]+)', block
+            )
             out[name] = {
                 "env": str((smk.parent / env.group(1)).resolve().relative_to(REPO))
                 if env
@@ -316,3 +324,45 @@ def test_shell_prefix_puts_src_on_pythonpath():
     assert "export PYTHONPATH={shlex.quote(SRC)}" in prefix
     assert 'SRC = str(Path(workflow.basedir) / "src")' in common
     assert shutil.which("python") is not None
+
+
+# --- the guests' own environments (representations of config.yaml with an `env`) -------------
+
+GUEST_OPTIONAL = {"torch": "musictransfer.representations uses it only where it is installed"}
+"""Imports that a guest's environment may lack: the code runs without them."""
+DISTRIBUTION_OF = {"tensorflow": {"tensorflow", "tensorflow-cpu"}}
+"""Import names whose distribution may go by another name."""
+
+
+def guest_representations() -> dict[str, dict]:
+    from musictransfer.config import load_config
+
+    reps = load_config(REPO / "config.yaml").get("representations", {})
+    return {name: spec for name, spec in reps.items() if spec.get("env")}
+
+
+def env_installs(path: Path) -> set[str]:
+    """Distributions an environment gets: its pip pins and its post-deploy script's."""
+    pins = set(env_pins(path))
+    script = path.with_name(f"{path.stem}.post-deploy.sh")
+    if script.is_file():
+        found = re.findall(r'"([A-Za-z0-9_.-]+)==[^"]*"', script.read_text())
+        pins |= {normalise(name) for name in found}
+    return pins
+
+
+@pytest.mark.parametrize("name", sorted(guest_representations()))
+def test_a_guest_env_holds_what_its_extraction_imports(name):
+    spec = guest_representations()[name]
+    path = REPO / spec["env"]
+    env = yaml.safe_load(path.read_text())
+    assert env["name"] == f"musictransfer-{path.stem}" and "python=3.11" in env["dependencies"]
+    functions = ("load_model", "get_scene_embeddings", "get_layer_embeddings")
+    start = {("musictransfer.cli.features", "extract_representation_files")}
+    start |= {(spec["hear"], f) for f in functions}
+    names, missing = third_party_imports(start)
+    assert not missing, missing
+    installs = env_installs(path)
+    for import_name in names - set(GUEST_OPTIONAL):
+        wanted = DISTRIBUTION_OF.get(import_name) or distributions({import_name})
+        assert wanted & installs, f"{path.name} does not install {import_name} ({name} needs it)"

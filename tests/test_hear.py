@@ -19,7 +19,6 @@ import soundfile as sf
 import soxr
 import torch
 
-from musictransfer import hear
 from musictransfer.audio import load_audio, tile_to_length
 from musictransfer.choi2017 import extract
 from musictransfer.choi2017.api import extract_files_choi2017
@@ -27,6 +26,7 @@ from musictransfer.choi2017.weights import import_paper_weights
 from musictransfer.errors import ConfigError, MusicTransferError
 from musictransfer.features import calibrate_batchnorm, extract_files
 from musictransfer.hear import choi2017 as hear_choi2017
+from musictransfer.hear import convnet as hear
 from musictransfer.hear import random_convnet as hear_random
 from musictransfer.hear import tagger as hear_tagger
 from musictransfer.model import ConvNet, init_he_normal
@@ -135,9 +135,16 @@ def _rel(actual: torch.Tensor | np.ndarray, expected: torch.Tensor | np.ndarray)
 
 
 def _assert_close(actual, expected, rtol: float = RTOL) -> None:
-    """Agreement to ``rtol`` of the largest value, and elementwise to ``rtol``."""
+    """Agreement to ``rtol`` of the largest value, and elementwise to ``rtol``.
+
+    Elementwise, values near zero get an absolute floor of ``rtol / 10`` of the largest
+    value: float32 sums of a few hundred terms of size ~10 differ by ~1e-6 with the order
+    of summation (a batch of 1 and of 3 take different kernels on some CPUs: 3e-6 on an
+    AMD EPYC for a value of 0.03 beside values of 10), which is not a batch dependence.
+    """
     assert _rel(actual, expected) < rtol
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * 0.1)
+    scale = float(np.max(np.abs(np.asarray(expected))))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * 0.1 * max(scale, 1.0))
 
 
 # --- the API as HEAR's validator checks it ------------------------------------------------------

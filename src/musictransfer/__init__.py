@@ -24,7 +24,11 @@ command-line interface (:mod:`musictransfer.cli`). Modules by stage:
 - :mod:`musictransfer.authors`, :mod:`musictransfer.protocols_report`: our scores beside the
   authors' result files, and today's protocols, as tables and report sections;
 - :mod:`musictransfer.figures`: every figure;
-- :mod:`musictransfer.report_markdown`: the Markdown report.
+- :mod:`musictransfer.report_markdown`: the Markdown report;
+- :mod:`musictransfer.representations`, :mod:`musictransfer.imported_features`: your own
+  representation (a HEAR module, or features computed elsewhere);
+- :mod:`musictransfer.api`: :func:`evaluate_features` and :func:`probe_features`, the
+  workflow's numbers for your features, from Python.
 
 Which module may import which is fixed by the layers of ``tests/test_architecture.py``.
 """
@@ -38,4 +42,8 @@ def __getattr__(name: str):
         from musictransfer.choi2017 import load_pretrained  # lazy: PyTorch, 4 s, on first use
 
         return load_pretrained
+    if name in ("evaluate_features", "probe_features"):
+        from musictransfer import api  # lazy: scikit-learn and pandas, on first use
+
+        return getattr(api, name)
     raise AttributeError(f"module 'musictransfer' has no attribute {name!r}")

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from musictransfer._typing import PathLike
 from musictransfer.config import TaskSpec, task_spec
-from musictransfer.datasets.manifest import align_rows, read_manifest
+from musictransfer.datasets.manifest import read_manifest
 from musictransfer.errors import ConfigError
 from musictransfer.evaluation import evaluate_cell, evaluate_fold_part, merge_fold_parts
-from musictransfer.featurefile import load_features, select_combo
+from musictransfer.featurefile import FeatureSet, combo_matrix, load_feature_set
+from musictransfer.fetching import file_hash
 from musictransfer.outputs import write_json
 from musictransfer.taskdata import check_task, task_targets
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 """One line per evaluated cell for the job's log."""
@@ -63,6 +65,8 @@ def evaluate_cell_files(
     else:
         part, n_parts = fold_part
         data = evaluate_fold_part(X, y, spec, part, n_parts, groups=groups, n_jobs=threads)
+        data.update(extractor=extractor, combo=combo)
+    data["inputs"] = feature_inputs(convnet, mfcc)
     write_json(out, data)
     return data
 
@@ -122,7 +126,24 @@ def merge_cell_files(
     for path in parts:
         with open(path) as f:
             loaded.append(json.load(f))
+    cell = {"task": spec.name, "extractor": extractor, "combo": combo}
+    first_inputs = loaded[0].get("inputs") if loaded else None
+    for path, part in zip(parts, loaded, strict=True):
+        for key, want in cell.items():
+            if part.get(key) != want:
+                raise ConfigError(
+                    f"fold part {path} belongs to another cell: its {key} is "
+                    f"{part.get(key)!r}, not {want!r}",
+                    "rerun the cell's fold jobs",
+                )
+        if part.get("inputs") != first_inputs:
+            raise ConfigError(
+                f"fold part {path} was computed from other feature files than {parts[0]} "
+                "(their SHA-256 differ)",
+                "rerun the cell's fold jobs",
+            )
     data = merge_fold_parts(loaded, spec, extractor, combo).to_dict()
+    data["inputs"] = first_inputs or []
     write_json(out, data)
     return data
 
@@ -147,24 +168,62 @@ def load_cell(
     convnet: PathLike | None,
     mfcc: PathLike | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    """A cell's feature matrix, targets, split column and clip ids, rows aligned by id.
+    """A cell's feature matrix, targets, split column and clip ids, in the manifest's order.
 
     The manifest is checked against the task first (:func:`check_task`: columns, missing
     values with the file's line numbers, classes, folds), before any feature is read.
+    Features are joined to it by id (:meth:`~musictransfer.featurefile.FeatureSet.aligned`):
+    the manifest's order decides the folds, whatever order the extraction wrote.
     """
     frame = read_manifest(manifest, required=("id",))
     check_task(spec, frame, manifest)
-    conv = ids = mf = None
-    if convnet is not None:
-        conv, ids = load_features(convnet)
-    if mfcc is not None:
-        mf, mfcc_ids = load_features(mfcc)
-        if ids is not None and list(ids) != list(mfcc_ids):
-            raise ConfigError(f"{convnet} and {mfcc} list different clips or orders")
-        ids = mfcc_ids
-    if ids is None:
+    sets = {
+        name: load_feature_set(path)
+        for name, path in (("features", convnet), ("mfcc", mfcc))
+        if path is not None
+    }
+    if not sets:
         raise ConfigError(f"cell {spec.name}/{extractor}/{combo} has no feature file")
-    X = select_combo(combo, conv, mf)
-    rows = align_rows(ids, frame, manifest)
-    y, groups = task_targets(spec, rows, manifest)
+    return cell_data(spec, combo, frame, manifest, sets.get("features"), sets.get("mfcc"))
+
+
+def cell_data(
+    spec: TaskSpec,
+    combo: str,
+    frame: pd.DataFrame,
+    source: object,
+    features: FeatureSet | None,
+    mfcc: FeatureSet | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """:func:`load_cell` once read: the same rows, matrix and targets from memory.
+
+    The one place where a cell's features meet its labels, for the workflow's files and
+    for the Python API (:mod:`musictransfer.api`), so both give the same numbers.
+    ``frame`` must have been checked against the task (:func:`check_task`).
+    """
+    ids = frame["id"].astype(str).to_numpy()
+    features = features.aligned(ids, source) if features is not None else None
+    mfcc = mfcc.aligned(ids, source) if mfcc is not None else None
+    X = combo_matrix(combo, features, mfcc)
+    y, groups = task_targets(spec, frame, source)
     return X, y, groups, ids
+
+
+def feature_inputs(convnet: PathLike | None, mfcc: PathLike | None) -> list[dict[str, Any]]:
+    """What a cell's numbers were computed from: each feature file, its SHA-256, maker.
+
+    Recorded in every cell, so that a score names the exact features (and, for a
+    representation brought by the user, the module, options and model file, or the
+    imported file) it came from, and fold parts of different features are never merged.
+    """
+    records = []
+    for role, path in (("features", convnet), ("mfcc", mfcc)):
+        if path is None:
+            continue
+        record: dict[str, Any] = {"role": role, "sha256": file_hash(path)}
+        fs = load_feature_set(path)
+        record["extractor"] = fs.extractor
+        if "representation" in fs.info:
+            record["representation"] = fs.info["representation"]
+        records.append(record)
+    return records

@@ -27,6 +27,8 @@ PLACEHOLDERS = {
     "extractors": "<extractor>",
     "n_clips": "<dataset>",
     "published_scores": "<combo>",
+    "representations": "<representation>",
+    "options": "<option>",
 }
 """How a path names the keys a mapping takes freely (any experiment, task, dataset...)."""
 

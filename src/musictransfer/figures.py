@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from musictransfer._typing import PathLike
-from musictransfer.constants import ALL_COMBOS
 from musictransfer.outputs import atomic_path
 from musictransfer.published import PublishedScore, parse_published
 from musictransfer.readings import AUTHORS_SCRIPT_READING, PAPER_READING
@@ -43,6 +42,7 @@ from musictransfer.scores_table import (
     RANDOM_EXTRACTOR,
     convnet_extractors,
     load_scores,
+    own_combos,
     paper_rows,
     score_of,
     summarise_task,
@@ -106,7 +106,7 @@ def plot_task(
     rows = table[table["task"] == task]
     extractors = convnet_extractors(rows)
     has_random = bool(len(rows[(rows["extractor"] == RANDOM_EXTRACTOR)]))
-    combos = [c for c in ALL_COMBOS if c in set(rows["combo"])]
+    combos = own_combos(rows)
     metric = str(rows["metric"].iloc[0]) if len(rows) else ""
     fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * (len(combos) + 4) + 1.5), 4.0))
     plotted: list[float] = []

@@ -199,6 +199,25 @@ def probe_cell(
     """
     X, y, _, ids = load_cell(spec, extractor, combo, manifest, convnet, mfcc)
     parts = read_split(split, [str(i) for i in ids])
+    return probe_rows(spec, extractor, combo, X, y, ids, parts, kind, seed, n_boot)
+
+
+def probe_rows(
+    spec: TaskSpec,
+    extractor: str,
+    combo: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    ids: Sequence[str] | np.ndarray,
+    parts: np.ndarray,
+    kind: str,
+    seed: int = 0,
+    n_boot: int = 1000,
+) -> dict[str, Any]:
+    """:func:`probe_cell` once loaded: ``parts`` names each row's split (or none).
+
+    The one place a probe is fitted and recorded, for the workflow and the Python API.
+    """
     idx = {name: np.flatnonzero(parts == name) for name in SPLITS}
     result = fit_probe(
         kind,

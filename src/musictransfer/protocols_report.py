@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from musictransfer._typing import PathLike
+from musictransfer.config.specs import SCENE
 from musictransfer.constants import AUTHORS_BATCH_SIZE
 from musictransfer.errors import MusicTransferError
 from musictransfer.figures import plot_batch_boundary, plot_protocols
@@ -133,8 +134,8 @@ def protocol_rows(
 
 
 def is_convnet(combo: str) -> bool:
-    """Whether a combination is of convnet layers only ('12345', not 'mfcc+12345')."""
-    return combo.isdigit()
+    """Whether a combination is a network's own: layers ('12345', not 'mfcc+12345') or scene."""
+    return combo.isdigit() or combo == SCENE
 
 
 def paired_comparisons(
@@ -152,7 +153,11 @@ def paired_comparisons(
     probes come, the experiment's) is also compared with the first, combination by
     combination (``best_combo`` is then that combination, ``baseline`` the first
     extractor): the same layers of two networks, or of one network under two BatchNorm
-    statistics modes, on the same clips.
+    statistics modes, on the same clips. Two extractors with no combination in common (a
+    representation brought by the user and the paper's convnet) are compared best
+    against best, each chosen on valid (``baseline``: the first extractor and its
+    combination). A representation without an MFCC probe is compared with its task's
+    first one: the MFCC features do not depend on the extractor.
 
     Raises
     ------
@@ -182,14 +187,23 @@ def paired_comparisons(
             "p_value": result.p_value, "n_test": result.n,
         }  # fmt: skip
 
+    def best(members: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        own = [r for r in members if is_convnet(str(r["combo"]))]
+        # chosen on valid, first best on ties
+        return max(own, key=lambda r: float(r["valid_score"])) if own else None
+
+    # MFCC is the same features whichever extractor's cell holds it: a representation
+    # without an MFCC probe of its own is compared with the task's first one.
+    any_mfcc: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for r in records:
+        if r["combo"] == BASELINE:
+            any_mfcc.setdefault((r["task"], r["probe"]), r)
     rows = []
-    for members in groups.values():
-        base = next((r for r in members if r["combo"] == BASELINE), None)
-        convnet = [r for r in members if is_convnet(str(r["combo"]))]
-        if base is None or not convnet:
-            continue
-        best = max(convnet, key=lambda r: float(r["valid_score"]))  # first best on ties
-        rows.append(compare(best, base, BASELINE))
+    for (task, _, kind), members in groups.items():
+        base = next((r for r in members if r["combo"] == BASELINE), any_mfcc.get((task, kind)))
+        chosen = best(members)
+        if base is not None and chosen is not None:
+            rows.append(compare(chosen, base, BASELINE))
     first: dict[tuple[str, str], str] = {}
     for task, extractor, kind in groups:
         first.setdefault((task, kind), extractor)
@@ -198,10 +212,14 @@ def paired_comparisons(
         if extractor == reference:
             continue
         by_combo = {str(r["combo"]): r for r in groups[(task, reference, kind)]}
-        for r in members:
-            other = by_combo.get(str(r["combo"]))
-            if other is not None and str(r["combo"]) != BASELINE:
-                rows.append(compare(r, other, reference))
+        shared = [r for r in members if str(r["combo"]) in by_combo and r["combo"] != BASELINE]
+        for r in shared:
+            rows.append(compare(r, by_combo[str(r["combo"])], reference))
+        # Networks with no combination in common (a representation brought by the user
+        # and the paper's convnet): each one's best, chosen on valid, on the same clips.
+        mine, theirs = best(members), best(list(by_combo.values()))
+        if not shared and mine is not None and theirs is not None:
+            rows.append(compare(mine, theirs, f"{reference} {theirs['combo']}"))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 

@@ -33,7 +33,10 @@ embeddings depend on the batch (batch statistics) sees reproducible batches.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.metadata
+import importlib.util
 import inspect
 import json
 import re
@@ -51,6 +54,7 @@ from musictransfer._typing import PathLike
 from musictransfer.audio import load_audio
 from musictransfer.errors import ConfigError, MusicTransferError
 from musictransfer.featurefile import save_features
+from musictransfer.fetching import file_hash
 
 HEAR_API = "https://hearbenchmark.com/hear-api.html"
 
@@ -246,13 +250,12 @@ def embed_files(
     ids = file_ids(paths)
     if layers and not rep.has_layers:
         raise ConfigError(f"{rep.name} has no {LAYER_FUNCTION}", "ask for the scene embedding only")
-    import torch  # lazy: seconds to import; loading and checking a module do not need it
-
+    torch = _torch()
     out = Embeddings(ids, np.empty((len(paths), rep.embedding_size), np.float32))
     bar = tqdm(  # disable=None: on a terminal only
         total=len(paths), desc=f"embeddings {rep.name}", disable=None if progress else True
     )
-    with bar, torch.no_grad():
+    with bar, torch.no_grad() if torch else contextlib.nullcontext():
         for index, audio in _batches(paths, rep.sample_rate, batch_size):
             files = [paths[i] for i in index]
             tensor = _audio_tensor(rep, audio)
@@ -296,14 +299,29 @@ def _batches(
         yield run(length)
 
 
+def _torch() -> types.ModuleType | None:
+    """PyTorch where this Python has it, else None.
+
+    Imported only here (seconds; loading and checking a module do not need it), and not
+    required: a TensorFlow module's environment has no PyTorch, and should not.
+    """
+    if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
+        import torch
+
+        return torch
+    return None
+
+
 def _audio_tensor(rep: Representation, audio: np.ndarray) -> Any:
-    """The batch as HEAR gives it: a TensorFlow tensor for a ``tf.Module``, else torch."""
+    """The batch as HEAR gives it: a TensorFlow tensor for a ``tf.Module``, else torch.
+
+    NumPy where this Python has no PyTorch (a module in an environment of its own).
+    """
     tf = sys.modules.get("tensorflow")  # a TensorFlow model means it is imported already
     if tf is not None and isinstance(rep.model, tf.Module):
         return tf.convert_to_tensor(audio)
-    import torch  # lazy: as in embed_files
-
-    return torch.from_numpy(audio).to(rep.device)
+    torch = _torch()
+    return torch.from_numpy(audio).to(rep.device) if torch else audio
 
 
 def _call(rep: Representation, function: str, audio: Any, files: list[Path]) -> Any:
@@ -381,6 +399,53 @@ def _add_layers(
         out.layers[name][index] = frames.mean(axis=1, dtype=np.float64)
 
 
+def module_version(module: types.ModuleType) -> str | None:
+    """The installed version of the distribution a module comes from, if it says."""
+    top = module.__name__.split(".")[0]
+    try:
+        return importlib.metadata.version(top)
+    except importlib.metadata.PackageNotFoundError:
+        version = getattr(sys.modules.get(top), "__version__", None)
+        return None if version is None else str(version)
+
+
+def identity(
+    rep: Representation, model_file: str, options: Mapping[str, Any], batch_size: int
+) -> dict[str, Any]:
+    """What made a representation's numbers, for the feature file and every cell of it."""
+    return {
+        "hear": rep.name,
+        "version": module_version(rep.module),
+        "options": json.loads(json.dumps(dict(options), default=repr)),
+        "model_file": model_file or None,
+        # HEAR passes the model file as a string: a file, or a name the module resolves
+        "model_file_sha256": file_hash(model_file)
+        if model_file and Path(model_file).is_file()
+        else None,
+        "sample_rate": rep.sample_rate,
+        "batch_size": batch_size,
+    }
+
+
+def clips_of(table: PathLike, audio_dir: PathLike | None = None) -> tuple[list[str], list[Path]]:
+    """``(ids, paths)`` of a manifest (id, path) or of a labels file (path, relative).
+
+    A labels file's ids are its paths without the extension, relative to ``audio_dir``
+    (by default the file's folder), as for a dataset of the configuration
+    (:mod:`musictransfer.datasets.labelled_folder`).
+    """
+    from musictransfer.datasets.labelled_folder import folder_rows
+    from musictransfer.datasets.manifest import read_manifest, resolve_paths
+
+    with open(table, encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    if "id" in header:
+        frame = read_manifest(table)
+        return frame["id"].astype(str).tolist(), resolve_paths(frame, table)
+    frame = folder_rows(audio_dir if audio_dir is not None else Path(table).parent, table)
+    return frame["id"].tolist(), [Path(p) for p in frame["path"]]
+
+
 def extract_representation(
     module: str,
     paths: Sequence[PathLike],
@@ -388,28 +453,56 @@ def extract_representation(
     model_file: str = "",
     options: Mapping[str, Any] | None = None,
     batch_size: int = 8,
-    layers: bool = True,
+    layers: bool | Sequence[str] = True,
     progress: bool = True,
+    ids: Sequence[str] | None = None,
 ) -> Embeddings:
     """``musictransfer extract --representation``: embeddings of audio files to a .npz.
 
     Writes a feature file (:func:`musictransfer.featurefile.save_features`): ``features``,
-    ``ids`` (the paths as given), ``extractor`` (the module's name) and ``provenance``,
-    with ``model_file``, ``options`` (JSON), ``sample_rate`` and ``batch_size`` (what
-    decided the numbers) and, with ``layers`` and a module that offers them, each
-    layer's averages as ``layer_<name>``. Nothing is written if any file fails.
+    ``ids`` (``ids``, by default the paths as given), ``extractor`` (the module's name),
+    ``provenance`` and ``representation`` (:func:`identity`: module, version, options,
+    model file and its SHA-256, rate, batch size); with ``layers``, each layer's averages
+    as ``layer_<name>`` and their names, in order, as ``layers``. ``layers`` is True for
+    every layer the module has, False for none, or the names to keep, in the order
+    layer combinations number them. Nothing is written if any file fails.
+
+    Raises
+    ------
+    ConfigError
+        If a layer asked for is not one the module returns (naming those it has).
     """
+    options = dict(options or {})
     rep = load_representation(module, model_file, options)
-    emb = embed_files(rep, paths, batch_size, layers=layers and rep.has_layers, progress=progress)
+    wanted = list(layers) if not isinstance(layers, bool) else None
+    emb = embed_files(
+        rep, paths, batch_size, layers=bool(layers) and (wanted is not None or rep.has_layers),
+        progress=progress,
+    )  # fmt: skip
+    if wanted is not None:
+        missing = [n for n in wanted if n not in emb.layers]
+        if missing:
+            raise ConfigError(
+                f"{module}.{LAYER_FUNCTION} returns no layer {missing[0]!r}; it returns "
+                f"{', '.join(emb.layers) or 'none'}",
+                "list only those names under the representation's `layers`",
+            )
+        emb.layers = {n: emb.layers[n] for n in wanted}
+    if ids is not None:
+        if len(ids) != len(emb.ids):
+            raise ValueError(f"{len(ids)} ids for {len(emb.ids)} files")
+        emb.ids = [str(i) for i in ids]
     save_features(
         out,
         emb.features,
         emb.ids,
         extractor=rep.name,
         model_file=model_file,
-        options=json.dumps(dict(options or {}), sort_keys=True, default=repr),
+        options=json.dumps(options, sort_keys=True, default=repr),
         sample_rate=rep.sample_rate,
         batch_size=batch_size,
+        layers=np.asarray(list(emb.layers), dtype=str),
+        representation=json.dumps(identity(rep, model_file, options, batch_size), sort_keys=True),
         **{f"layer_{name}": values for name, values in emb.layers.items()},
     )
     return emb
@@ -419,8 +512,11 @@ __all__ = [
     "MAX_WAITING_SAMPLES",
     "Embeddings",
     "Representation",
+    "clips_of",
     "embed_files",
     "extract_representation",
     "file_ids",
+    "identity",
     "load_representation",
+    "module_version",
 ]

@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from musictransfer._typing import PathLike
+from musictransfer.config.specs import SCENE
 from musictransfer.constants import ALL_COMBOS, MFCC_COMBOS
 from musictransfer.errors import MusicTransferError
 from musictransfer.outputs import atomic_path, read_json_object
 from musictransfer.published import PublishedScore
 from musictransfer.readings import PAPER_READING, READINGS, read_grid
 
-COMBO_ORDER: tuple[str, ...] = (*ALL_COMBOS, *MFCC_COMBOS)
+COMBO_ORDER: tuple[str, ...] = (*ALL_COMBOS, SCENE, *MFCC_COMBOS)
 """Combinations in the order of the paper's figures: layers by count, then MFCC ones."""
 
 RANDOM_EXTRACTOR = "random"
@@ -101,8 +102,24 @@ def n_layers(combo: str) -> int:
 
 
 def combo_rank(combo: str) -> int:
-    """Position of a combination in :data:`COMBO_ORDER` (unknown names last)."""
-    return COMBO_ORDER.index(combo) if combo in COMBO_ORDER else len(COMBO_ORDER)
+    """Sort key of a combination: :data:`COMBO_ORDER`, then other layer digits, then names.
+
+    Other digits are a representation's layers beyond the convnet's five ('6', '16'):
+    in increasing digits, their value orders them by size, then by layers.
+    """
+    if combo in COMBO_ORDER:
+        return COMBO_ORDER.index(combo)
+    return len(COMBO_ORDER) + (int(combo) if combo.isdigit() else 10**10)
+
+
+def is_own_combo(combo: str) -> bool:
+    """A network's own features: its layers ('135') or its scene embedding, not MFCC."""
+    return combo.isdigit() or combo == SCENE
+
+
+def own_combos(table: pd.DataFrame) -> list[str]:
+    """A table's combinations of networks' own features, in :func:`combo_rank` order."""
+    return sorted({c for c in map(str, table["combo"]) if is_own_combo(c)}, key=combo_rank)
 
 
 def _cell_rows(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
@@ -240,7 +257,9 @@ def load_scores(path: PathLike) -> pd.DataFrame:
 
 def convnet_extractors(table: pd.DataFrame) -> list[str]:
     """Extractors with layer combinations other than the random convnet, in table order."""
-    conv = table[table["combo"].isin(ALL_COMBOS) & (table["extractor"] != RANDOM_EXTRACTOR)]
+    conv = table[
+        table["combo"].map(is_own_combo).astype(bool) & (table["extractor"] != RANDOM_EXTRACTOR)
+    ]
     return list(dict.fromkeys(conv["extractor"]))
 
 
@@ -254,7 +273,7 @@ def score_of(table: pd.DataFrame, combo: str, extractor: str | None = None) -> f
 
 def best_combo(table: pd.DataFrame, extractor: str) -> tuple[str, float] | None:
     """The best layer combination of an extractor (ties: the earlier in paper order)."""
-    rows = table[(table["extractor"] == extractor) & table["combo"].isin(ALL_COMBOS)]
+    rows = table[(table["extractor"] == extractor) & table["combo"].map(is_own_combo).astype(bool)]
     if rows.empty:
         return None
     rows = sort_scores(rows)

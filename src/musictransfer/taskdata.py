@@ -155,22 +155,24 @@ def check_task_data(
             "check the task's target column and the manifest",
         )
     cv = task.cv
-    if cv.scheme == "stratified_kfold" and task.type != "classification":
+    stratified = cv.scheme in ("stratified_kfold", "stratified_kfold_legacy")
+    if stratified and task.type != "classification":
         raise ConfigError(
-            f"task {task.name}: stratified_kfold needs classes, the task is a regression",
+            f"task {task.name}: {cv.scheme} needs classes, the task is a regression",
             "set the task's cv.scheme to kfold",
         )
-    if cv.scheme in ("stratified_kfold", "kfold") and cv.n_splits < 2:
+    # Every k-fold scheme, the authors' legacy folds included: each has n_splits folds.
+    if (stratified or cv.scheme == "kfold") and cv.n_splits < 2:
         raise ConfigError(
             f"task {task.name}: cv.n_splits is {cv.n_splits}; cross-validation needs 2 or more",
             "set the task's cv.n_splits to 2 or more (the paper's is 10)",
         )
-    if cv.scheme in ("stratified_kfold", "kfold") and cv.n_splits > n:
+    if (stratified or cv.scheme == "kfold") and cv.n_splits > n:
         raise ConfigError(
             f"{where}: cv.n_splits is {cv.n_splits} but there are only {n} clips",
             f"set the task's cv.n_splits to at most {n}",
         )
-    if cv.scheme == "stratified_kfold":
+    if stratified:
         classes, counts = np.unique(y, return_counts=True)
         smallest = int(np.argmin(counts))
         if counts[smallest] < cv.n_splits:

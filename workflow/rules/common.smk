@@ -12,8 +12,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from musictransfer.config import CELL_COMBO_PATTERN, CHOI2017_PATTERN, EXTRACTOR_PATTERN
+from musictransfer.config import CELL_COMBO_PATTERN, CHOI2017_PATTERN
 from musictransfer.config import TRAINED_PATTERN
+from musictransfer.config.representations import env_file, interpreter
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
 from musictransfer.datasets.paper import (
     RELEASED_DATASETS,
     WEIGHTS_THEANO,
@@ -44,7 +47,7 @@ os.environ.update(
 # every batch (demo 'dance' extraction: 10 s of system time -> 1.5 s, 18 s -> 12 s per
 # job). It must be in the environment when the process starts; other C libraries ignore it.
 shell.prefix(
-    f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}; "
+    f"set -euo pipefail; export PYTHONPATH={shlex.quote(SRC)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
     "export MALLOC_MMAP_THRESHOLD_=33554432; "
 )
 
@@ -58,7 +61,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     source=r"[A-Za-z0-9_]+",
     task=r"[A-Za-z0-9_]+",
-    extractor=EXTRACTOR_PATTERN,
+    extractor=EXPERIMENT.extractor_pattern,
     combo=CELL_COMBO_PATTERN,
     part=r"\d+",
 
@@ -78,6 +81,62 @@ def task_manifest(wildcards):
 
 labels_manifest = EXPERIMENT.labels_manifest
 features_file = EXPERIMENT.features_file
+
+
+FOLDER_DATASETS = [d for d, o in EXPERIMENT.datasets.items() if o.is_folder]
+"""The user's own labelled audio folders (rule folder_manifest)."""
+REGISTRY_DATASETS = [d for d, o in EXPERIMENT.datasets.items() if not o.is_folder]
+"""Datasets of the registry, downloaded or read in place (rule dataset_manifest)."""
+
+
+def representation_inputs(wildcards):
+    """A HEAR representation's clips (the dataset's raw manifest) and model file, if any."""
+    spec = EXPERIMENT.representations[wildcards.extractor]
+    inputs = {"manifest": raw_manifest(wildcards)}
+    if spec.model_file:
+        inputs["model_file"] = spec.model_file
+    return inputs
+
+
+def representation_args(wildcards):
+    """The options of `musictransfer extract` that make a representation's features."""
+    spec = EXPERIMENT.representations[wildcards.extractor]
+    args = ["--representation", spec.hear, "--batch-size", str(spec.batch_size)]
+    if spec.model_file:
+        args += ["--model-file", spec.model_file]
+    if spec.options:
+        args += ["--options", json.dumps(spec.options, sort_keys=True)]
+    args += ["--layers", *spec.layers] if spec.layers else ["--no-layers"]
+    return shlex.join(args)
+
+
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+
+
+def representation_python(wildcards):
+    """The Python of a representation's extraction job: its `python` without --use-conda.
+
+    Under --use-conda the job runs in the representation's conda env, whose own python
+    is the one on PATH.
+    """
+    spec = EXPERIMENT.representations[wildcards.extractor]
+    return "python" if USE_CONDA else interpreter(spec)
+
+
+def representation_env(wildcards):
+    """The conda env file of a representation's extraction job (its own, or the default)."""
+    return env_file(EXPERIMENT.representations[wildcards.extractor], workflow.basedir)
+
+
+def imported_features_inputs(wildcards):
+    """A features source, its dataset's labels, and its sources for the other datasets."""
+    spec = EXPERIMENT.representations[wildcards.extractor]
+    datasets = dict.fromkeys(t.dataset for t in EXPERIMENT.tasks.values())
+    return {
+        "source": spec.features_path(wildcards.dataset),
+        "manifest": labels_manifest(wildcards.dataset),
+        "siblings": list(dict.fromkeys(spec.features_path(d) for d in datasets)),
+    }
 
 
 def mirror_args(key="mirror"):

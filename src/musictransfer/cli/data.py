@@ -153,3 +153,64 @@ def add_import_paper_features_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features-out", type=Path, help="convnet feature file to write")
     p.add_argument("--mfcc-out", type=Path, help="MFCC feature file to write")
     p.add_argument("--manifest-out", type=Path, help="labels manifest to write")
+
+
+def cmd_folder_manifest(args: argparse.Namespace) -> None:
+    """Your own dataset's manifest: an audio folder and a labels CSV."""
+    from musictransfer.datasets.labelled_folder import write_folder_manifest
+
+    frame = write_folder_manifest(args.audio_dir, args.labels, args.out)
+    print(f"{len(frame)} clips of {args.audio_dir} -> {args.out}")
+
+
+def add_folder_manifest_parser(sub: argparse._SubParsersAction) -> None:
+    """``folder-manifest --audio-dir D --labels CSV -o CSV``."""
+    p = add_command(
+        sub,
+        "folder-manifest",
+        cmd_folder_manifest,
+        "your own dataset's manifest from an audio folder and a labels CSV",
+    )
+    p.add_argument("--audio-dir", required=True, type=Path, help="the folder of audio files")
+    p.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="CSV with a `path` column (relative to --audio-dir) and the tasks' columns",
+    )
+    p.add_argument("-o", "--out", required=True, type=Path)
+
+
+def cmd_import_features(args: argparse.Namespace) -> None:
+    """Check features computed elsewhere against a manifest; write them as a feature file."""
+    from musictransfer.imported_features import import_features
+
+    fs = import_features(
+        args.source, args.manifest, args.name, args.out, args.pooling, args.siblings or ()
+    )
+    print(
+        f"{args.name}: {len(fs.ids)} clips x {fs.scene.shape[1]} from {args.source} -> {args.out}"
+    )
+
+
+def add_import_features_parser(sub: argparse._SubParsersAction) -> None:
+    """``import-features SOURCE --manifest CSV --name NAME -o NPZ [--pooling P]``."""
+    from musictransfer.config.representations import POOLINGS
+
+    p = add_command(
+        sub,
+        "import-features",
+        cmd_import_features,
+        "features computed elsewhere (.npz of ids and X, or a folder of <id>.npy), checked",
+    )
+    p.add_argument("source", type=Path, help="the .npz (arrays ids, X) or folder of <id>.npy")
+    p.add_argument("--manifest", required=True, type=Path, help="the dataset's manifest")
+    p.add_argument("--name", required=True, help="the representation's name")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="of frames (n, T, d)")
+    p.add_argument(
+        "--siblings",
+        nargs="+",
+        type=Path,
+        help="the representation's sources for other datasets (same dimension required)",
+    )
+    p.add_argument("-o", "--out", required=True, type=Path)

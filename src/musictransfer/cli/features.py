@@ -65,12 +65,20 @@ def cmd_extract(args: argparse.Namespace) -> None:
     if args.representation is not None:
         extract_representation_files(args)
         return
-    for flag, value in (("--model-file", args.model_file), ("--options", args.options)):
+    representation_only = (
+        ("--model-file", args.model_file),
+        ("--options", args.options),
+        ("--features-of", args.features_of),
+        ("--layers", args.layers),
+    )
+    for flag, value in representation_only:
         if value is not None:
             raise MusicTransferError(
                 f"{flag} is for the HEAR module of --representation",
                 "add --representation MODULE, or drop " + flag,
             )
+    if not args.inputs:
+        raise MusicTransferError("no audio files given", "list the files to extract")
     if args.extractor == "choi2017":
         from musictransfer.choi2017.api import extract_files_choi2017
         from musictransfer.constants import AUTHORS_BATCH_SIZE
@@ -84,6 +92,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
             batch_size=AUTHORS_BATCH_SIZE if args.batch_size is None else args.batch_size,
             stats_path=args.stats,
         )
+        print(f"wrote the choi2017 features of {len(args.inputs)} input(s) to {args.out}")
         return
     if args.model is None:
         raise MusicTransferError("extract needs --model PATH or --extractor choi2017")
@@ -102,6 +111,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
         args.out,
         batch_size=8 if args.batch_size is None else args.batch_size,
     )
+    print(f"wrote the {args.model.stem} features of {len(args.inputs)} input(s) to {args.out}")
 
 
 def extract_representation_files(args: argparse.Namespace) -> None:
@@ -121,16 +131,29 @@ def extract_representation_files(args: argparse.Namespace) -> None:
             f"--representation runs a HEAR module: it does not go with {', '.join(given)}",
             "give the module's model file with --model-file and its options with --options",
         )
-    from musictransfer.representations import extract_representation
+    from musictransfer.representations import clips_of, extract_representation
 
+    if args.features_of is not None:
+        if args.inputs:
+            raise MusicTransferError(
+                "give the audio files or --features-of a labels file, not both"
+            )
+        ids, paths = clips_of(args.features_of, args.audio_dir)
+    elif args.inputs:
+        ids, paths = None, expand_inputs(args.inputs)
+    else:
+        raise MusicTransferError("give audio files, or --features-of a labels file")
+    if args.layers and args.no_layers:
+        raise MusicTransferError("--layers and --no-layers contradict each other")
     emb = extract_representation(
         args.representation,
-        expand_inputs(args.inputs),
+        paths,
         args.out,
         model_file=args.model_file or "",
         options=args.options,
         batch_size=8 if args.batch_size is None else args.batch_size,
-        layers=not args.no_layers,
+        layers=args.layers or not args.no_layers,
+        ids=ids,
     )
     layers = f" and {len(emb.layers)} layers' averages" if emb.layers else ""
     print(f"wrote {len(emb.ids)} clips x {emb.features.shape[1]}{layers} to {args.out}")
@@ -144,7 +167,7 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
         cmd_extract,
         "features of audio files (paths or .txt lists): a convnet's or a HEAR module's",
     )
-    p.add_argument("inputs", nargs="+")
+    p.add_argument("inputs", nargs="*", help="audio files, or .txt files listing them")
     p.add_argument(
         "--model",
         type=Path,
@@ -169,6 +192,24 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
         type=json_arg,
         metavar="JSON",
         help="with --representation: load_model's keyword options, a JSON object",
+    )
+    p.add_argument(
+        "--features-of",
+        type=Path,
+        metavar="CSV",
+        help="with --representation: every clip of a labels file (a `path` column relative "
+        "to --audio-dir; ids are the paths without extension) or of a manifest (id, path)",
+    )
+    p.add_argument(
+        "--audio-dir",
+        type=Path,
+        help="with --features-of a labels file: its audio folder (default: the file's folder)",
+    )
+    p.add_argument(
+        "--layers",
+        nargs="+",
+        metavar="NAME",
+        help="with --representation: keep these layers, in this order (default: all)",
     )
     p.add_argument(
         "--no-layers",
@@ -276,7 +317,7 @@ def add_choi2017_stats_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub, "choi2017-stats", cmd_choi2017_stats, "frozen choi2017 statistics of audio files"
     )
-    p.add_argument("inputs", nargs="+")
+    p.add_argument("inputs", nargs="*", help="audio files, or .txt files listing them")
     p.add_argument("-o", "--out", required=True, type=Path, help="output .json")
     p.add_argument("--weights", type=Path, help="weights_theano.hdf5 or choi2017.pt")
     p.add_argument("--mirror", type=Path, help=MIRROR_HELP)

@@ -14,15 +14,27 @@ Standard library, PyYAML and jsonschema only: the Snakefile imports this module.
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from musictransfer.config.representations import RepresentationSpec, representation_specs
 from musictransfer.config.schema import validated, with_current_names
+from musictransfer.config.settings import (
+    Choi2017Settings,
+    DatasetOptions,
+    DemoSettings,
+    FixedSplit,
+    ProtocolSettings,
+    dataset_options,
+    protocol_settings,
+)
 from musictransfer.config.specs import (
+    EXTRACTOR_PATTERN,
+    SCENE,
     TaskSpec,
     choi2017_bn_mode,
     expand_combos,
@@ -37,86 +49,20 @@ from musictransfer.fetching import check_mirror
 from musictransfer.layout import Layout
 from musictransfer.published import PublishedScore
 
+__all__ = [
+    "Cell",
+    "Choi2017Settings",
+    "DatasetOptions",
+    "DemoSettings",
+    "Experiment",
+    "FixedSplit",
+    "Probe",
+    "ProtocolSettings",
+    "SkippedCell",
+    "resolve_experiment",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    """The experiment's ``demo`` block: the synthetic corpus that generate_demo makes."""
-
-    seed: int
-    n_clips: Mapping[str, int]
-
-
-@dataclass(frozen=True)
-class DatasetOptions:
-    """One entry of the experiment's ``datasets``: a real dataset and where it is."""
-
-    data_dir: str | None
-    paper_order: bool
-
-
-@dataclass(frozen=True)
-class Choi2017Settings:
-    """The experiment's ``choi2017`` block: extraction with the authors' network."""
-
-    bn_mode: str
-    batch_size: int
-    chunk_size: int
-    batch_order: str | None
-
-    def bn_mode_of(self, extractor: str) -> str:
-        """The BatchNorm statistics of a choi2017 extractor: its suffix, else ``bn_mode``."""
-        return choi2017_bn_mode(extractor) or self.bn_mode
-
-
-@dataclass(frozen=True)
-class FixedSplit:
-    """A task's fixed train / valid / test split (one entry of ``protocols.tasks``).
-
-    ``split`` names a published protocol (its files are fetched and mapped onto the
-    released rows) or ``column``: the values of a column of the labels manifest, listed
-    per split in ``train``, ``valid`` and ``test``.
-    """
-
-    split: str
-    column: str | None
-    train: tuple[str, ...]
-    valid: tuple[str, ...]
-    test: tuple[str, ...]
-
-    @classmethod
-    def from_entry(cls, entry: Mapping[str, Any]) -> FixedSplit:
-        """A split from its ``protocols.tasks`` entry as the schema validated and filled it.
-
-        The one builder, for the configuration and for the JSON a job is given.
-        """
-        return cls(
-            split=str(entry["split"]),
-            column=entry["column"],
-            train=tuple(str(v) for v in entry["train"]),
-            valid=tuple(str(v) for v in entry["valid"]),
-            test=tuple(str(v) for v in entry["test"]),
-        )
-
-    def to_json(self) -> str:
-        """The split as the rules pass it to a job (``--split``)."""
-        return json.dumps(asdict(self), sort_keys=True)
-
-
-@dataclass(frozen=True)
-class ProtocolSettings:
-    """The experiment's ``protocols`` block: today's protocols beside the paper's.
-
-    Tasks in ``tasks`` get probes on a fixed split; the experiment's other tasks keep the
-    paper's cross-validation, whose fold spread the protocols table reports instead.
-    """
-
-    tasks: dict[str, FixedSplit]
-    probes: tuple[str, ...]
-    combos: tuple[str, ...]
-    n_boot: int
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +133,8 @@ class Experiment:
     """Today's protocols (fixed splits, probes, intervals); None: the paper's only."""
     mirror: Path | None = None
     protocols_mirror: Path | None = None
+    representations: dict[str, RepresentationSpec] = field(default_factory=dict)
+    """The representations brought by the user that this experiment lists, by name."""
 
     @property
     def root(self) -> Path:
@@ -215,10 +163,35 @@ class Experiment:
 
     def features_file(self, extractor: str, dataset: str) -> str:
         """A feature file (``extractor`` 'mfcc' for MFCC): released, or extracted here."""
-        if self.released_features:
+        if self.released_features and extractor not in self.representations:
             kind = "mfcc" if extractor == "mfcc" else "choi2017"
             return self.layout.released_features(kind, dataset)
         return self.layout.features(extractor, dataset)
+
+    # --- extractors -------------------------------------------------------------------
+
+    def extractors_of(self, kind: str) -> list[str]:
+        """The experiment's representations of one kind: 'hear' or 'features'."""
+        return [n for n, r in self.representations.items() if r.kind == kind]
+
+    @property
+    def extractor_pattern(self) -> str:
+        """Every extractor name of this experiment (the workflow's wildcard constraint)."""
+        names = "|".join(re.escape(n) for n in self.representations)
+        return f"{EXTRACTOR_PATTERN}|{names}" if names else EXTRACTOR_PATTERN
+
+    def probe_combos(self, extractor: str) -> tuple[str, ...]:
+        """The combinations probed with an extractor: the block's, or a representation's scene.
+
+        A representation's layers are its own, so the block's convnet combinations do not
+        name them; its scene embedding is what is probed, and the paired tests compare
+        it with MFCC and with the first extractor's best.
+        """
+        if self.protocols is None:
+            return ()
+        if extractor in self.representations:
+            return (SCENE,) if SCENE in self.extractors[extractor] else ()
+        return self.protocols.combos
 
     # --- cells ------------------------------------------------------------------------
 
@@ -295,7 +268,7 @@ class Experiment:
             Probe(t, e, c, kind)
             for t in self.protocol_tasks
             for e in self.extractors
-            for c in self.protocols.combos
+            for c in self.probe_combos(e)
             for kind in self.protocols.probes
             if Cell(t, e, c) not in skipped
         ]
@@ -304,7 +277,7 @@ class Experiment:
         """The paper's cells of the probed combinations, of every selected task."""
         if self.protocols is None:
             return []
-        return [c for c in self.cells() if c.combo in self.protocols.combos]
+        return [c for c in self.cells() if c.combo in self.probe_combos(c.extractor)]
 
     def batch_boundary_entries(self) -> list[tuple[str, str]]:
         """(dataset, extractor) pairs whose convnet features get the batch-boundary test.
@@ -398,7 +371,10 @@ def resolve_experiment(
     tasks = {
         task: task_spec(spec, task, f"{where}.tasks.{task}") for task, spec in raw["tasks"].items()
     }
-    extractors = _extractors(raw, where)
+    known = representation_specs(config["representations"])
+    extractors = _extractors(raw, where, known)
+    representations = {n: known[n] for n in extractors if n in known}
+    _check_representations(raw, representations, where)
     _check_choi2017_variants(raw, extractors, where)
     _check_datasets(raw, tasks, where)
     choi2017 = raw["choi2017"]
@@ -412,7 +388,7 @@ def resolve_experiment(
         batch_cells=_batch_cells(config, raw, where),
         fold_jobs=config["fold_jobs"],
         datasets={
-            dataset: DatasetOptions(data_dir=opts["data_dir"], paper_order=opts["paper_order"])
+            dataset: dataset_options(dataset, opts, f"{where}.datasets")
             for dataset, opts in raw.get("datasets", {}).items()
         },
         released_features=raw["released_features"],
@@ -443,9 +419,10 @@ def resolve_experiment(
         description=raw["description"],
         notes=tuple(raw["notes"]),
         machine=config.get("machine"),
-        protocols=_protocol_settings(raw, tasks, where),
+        protocols=protocol_settings(raw, tasks, where),
         mirror=_mirror(config, "mirror"),
         protocols_mirror=_mirror(config, "protocols_mirror"),
+        representations=representations,
     )
 
 
@@ -455,14 +432,22 @@ def _mirror(config: Mapping[str, Any], key: str) -> Path | None:
     return check_mirror(value, f"config key {key!r}") if value else None
 
 
-def _extractors(raw: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]:
+def _extractors(
+    raw: Mapping[str, Any], where: str, representations: Mapping[str, RepresentationSpec]
+) -> dict[str, tuple[str, ...]]:
     """The preset's extractors, each with its expanded layer combinations."""
     extractors: dict[str, tuple[str, ...]] = {}
     for extractor, combos in raw["extractors"].items():
+        key = f"{where}.extractors.{extractor}"
+        if extractor in representations:
+            n_layers = len(representations[extractor].layers)
+            extractors[extractor] = expand_combos(combos, key, n_layers=n_layers)
+            continue
         if not is_extractor(extractor):
             raise ConfigError(
                 f"unknown extractor {extractor!r} in {where}.extractors",
-                f"use 'random', 'choi2017', 'choi2017-<{'|'.join(BN_MODES)}>' or 'tagger-<source>'",
+                f"use 'random', 'choi2017', 'choi2017-<{'|'.join(BN_MODES)}>', "
+                "'tagger-<source>' or a name under the top-level `representations`",
             )
         if extractor.startswith("tagger-"):
             source = extractor.removeprefix("tagger-")
@@ -472,8 +457,23 @@ def _extractors(raw: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]
                     f"{where}.sources",
                     f"add {source!r} to {where}.sources or remove the extractor",
                 )
-        extractors[extractor] = expand_combos(combos, f"{where}.extractors.{extractor}")
+        extractors[extractor] = expand_combos(combos, key)
     return extractors
+
+
+def _check_representations(
+    raw: Mapping[str, Any], representations: Mapping[str, RepresentationSpec], where: str
+) -> None:
+    """A HEAR module needs audio: not with the released features (which have none)."""
+    if not raw["released_features"]:
+        return
+    modules = [n for n, r in representations.items() if r.kind == "hear"]
+    if modules:
+        raise ConfigError(
+            f"{where}.extractors lists {modules[0]!r}, a HEAR module, but the experiment "
+            "reads the released features (it has no audio)",
+            "use a features file, or an experiment from audio",
+        )
 
 
 def _selected_tasks(
@@ -534,50 +534,6 @@ def _check_choi2017_variants(
             "features (the authors' own extraction, batch statistics)",
             "use 'choi2017', or an experiment from audio for other statistics modes",
         )
-
-
-def _protocol_settings(
-    raw: Mapping[str, Any], tasks: Mapping[str, TaskSpec], where: str
-) -> ProtocolSettings | None:
-    """The preset's ``protocols`` block, checked against its tasks (None where absent).
-
-    The schema checks the keys and types and fills the defaults; this checks what it
-    cannot: that each task of the block is a task of the experiment, and that a
-    ``column`` split names its column and gives each split value to one split only.
-    """
-    block = raw.get("protocols")
-    if block is None:
-        return None
-    where = f"{where}.protocols"
-    splits: dict[str, FixedSplit] = {}
-    for task, entry in block["tasks"].items():
-        key = f"{where}.tasks.{task}"
-        if task not in tasks:
-            raise ConfigError(
-                f"{key} names a task the experiment does not have",
-                f"use one of its tasks: {', '.join(tasks)}",
-            )
-        split = FixedSplit.from_entry(entry)
-        if split.split == "column":
-            if not split.column:
-                raise ConfigError(
-                    f"{key}.column is required for split 'column'",
-                    "name the labels manifest column holding the split (e.g. category)",
-                )
-            values = [*split.train, *split.valid, *split.test]
-            if len(set(values)) != len(values):
-                raise ConfigError(
-                    f"{key}: a value is listed in more than one of train, valid and test",
-                    "give each value of the column to one split only",
-                )
-        splits[task] = split
-    return ProtocolSettings(
-        tasks=splits,
-        probes=tuple(dict.fromkeys(block["probes"])),
-        combos=expand_combos(block["combos"], f"{where}.combos"),
-        n_boot=int(block["n_boot"]),
-        seed=int(block["seed"]),
-    )
 
 
 def _batch_cells(config: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> bool:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from itertools import combinations
 from typing import Any
 
 from musictransfer.constants import ALL_COMBOS, BN_MODES, MFCC_COMBOS, N_FOLDS, PAPER_COMBOS
@@ -25,7 +26,11 @@ CV_SCHEMES = (
 )
 TASK_TYPES = ("classification", "regression")
 COMBO_ALIASES = {"all": ALL_COMBOS, "paper": PAPER_COMBOS}
-CELL_COMBO_PATTERN = r"[1-5]+|mfcc|mfcc\+12345"
+SCENE = "scene"
+"""The combination of a representation's scene embedding (HEAR's), whole."""
+MAX_LAYERS = 9
+"""Layers a representation may list: a combination names each by one digit."""
+CELL_COMBO_PATTERN = rf"[1-{MAX_LAYERS}]+|{SCENE}|mfcc|mfcc\+12345"
 """A combination's name in a path (the workflow's wildcard constraint)."""
 CHOI2017_PATTERN = rf"choi2017(?:-(?:{'|'.join(BN_MODES)}))?"
 """The authors' network: 'choi2017', or 'choi2017-<BatchNorm statistics mode>'."""
@@ -108,28 +113,51 @@ class TaskSpec:
         return json.dumps(data, sort_keys=True)
 
 
-def expand_combos(combos: list[str] | tuple[str, ...], where: str = "combos") -> tuple[str, ...]:
+def layer_combos(n_layers: int) -> tuple[str, ...]:
+    """Every combination of ``n_layers`` layers: '1', '2', ..., '12', ..., all of them."""
+    layers = range(1, n_layers + 1)
+    return tuple("".join(map(str, combo)) for n in layers for combo in combinations(layers, n))
+
+
+def expand_combos(
+    combos: list[str] | tuple[str, ...], where: str = "combos", n_layers: int | None = None
+) -> tuple[str, ...]:
     """Expand aliases ('all', 'paper') and check every layer combination's name.
 
     A convnet combination is its 1-based layer digits in increasing order ('135');
     'mfcc' and 'mfcc+12345' are the baselines. Duplicates are dropped, order kept.
+
+    With ``n_layers`` (a representation brought by the user, with that many listed
+    layers), digits name its layers, 'scene' its scene embedding, and 'all' is the scene
+    embedding and every combination of its layers; 'paper' and 'mfcc+12345' are the
+    paper's convnet's own and do not apply.
 
     Raises
     ------
     ConfigError
         For an unknown name, naming ``where`` (the config key it came from).
     """
+    if n_layers is None:
+        aliases, allowed = COMBO_ALIASES, (*ALL_COMBOS, *MFCC_COMBOS)
+        hint = (
+            "use layer digits in increasing order (e.g. '135'), 'all', 'paper', 'mfcc' or "
+            "'mfcc+12345'"
+        )
+    else:
+        layers = layer_combos(n_layers)
+        aliases, allowed = {"all": (SCENE, *layers)}, (SCENE, *layers, "mfcc")
+        hint = (
+            f"use '{SCENE}', 'all', 'mfcc' or digits of its {n_layers} listed layer(s) "
+            "in increasing order"
+            if n_layers
+            else f"use '{SCENE}', 'all' or 'mfcc' (list its layers under `layers` for more)"
+        )
     out: list[str] = []
     for combo in combos:
         combo = str(combo)
-        names = COMBO_ALIASES.get(combo, (combo,))
-        for name in names:
-            if name not in ALL_COMBOS and name not in MFCC_COMBOS:
-                raise ConfigError(
-                    f"unknown layer combination {combo!r} in {where}",
-                    "use layer digits in increasing order (e.g. '135'), 'all', 'paper', "
-                    "'mfcc' or 'mfcc+12345'",
-                )
+        for name in aliases.get(combo, (combo,)):
+            if name not in allowed:
+                raise ConfigError(f"unknown layer combination {combo!r} in {where}", hint)
             if name not in out:
                 out.append(name)
     return tuple(out)

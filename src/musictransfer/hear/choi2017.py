@@ -26,7 +26,7 @@ from torch import Tensor
 from musictransfer.choi2017 import Statistics, compute_statistics, load_pretrained, set_statistics
 from musictransfer.choi2017.stats import restore_statistics, snapshot_statistics
 from musictransfer.errors import ConfigError
-from musictransfer.hear import (
+from musictransfer.hear.convnet import (
     Chunks,
     HearModel,
     get_layer_embeddings,

@@ -41,7 +41,7 @@ from musictransfer._typing import PathLike
 from musictransfer.audio import load_audio, tile_to_length
 from musictransfer.errors import MusicTransferError
 from musictransfer.features import CALIBRATION_BATCH, CALIBRATION_CLIPS, calibrate_batchnorm
-from musictransfer.hear import (
+from musictransfer.hear.convnet import (
     HEAR_SAMPLE_RATE,
     Chunks,
     HearModel,

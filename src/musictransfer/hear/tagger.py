@@ -11,7 +11,11 @@ package's model-file reader shared with the random convnet.
 from __future__ import annotations
 
 from musictransfer.errors import MusicTransferError
-from musictransfer.hear import get_layer_embeddings, get_scene_embeddings, get_timestamp_embeddings
+from musictransfer.hear.convnet import (
+    get_layer_embeddings,
+    get_scene_embeddings,
+    get_timestamp_embeddings,
+)
 from musictransfer.hear.random_convnet import ConvNetModel, load_model_file
 
 
