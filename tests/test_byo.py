@@ -412,3 +412,47 @@ def test_a_hear_module_needs_audio():
     config["experiments"]["mine"]["tasks"]["kind"]["dataset"] = "gtzan_genre"
     with pytest.raises(ConfigError, match="reads the released features"):
         resolve_experiment(config)
+
+
+@pytest.mark.parametrize("leaks", [False, True])
+def test_extraction_measures_whether_a_clip_depends_on_its_batch(tmp_path, manifest, leaks):
+    from musictransfer.representations import clips_of, extract_representation
+
+    pytest.importorskip("torch")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))  # hear_toy
+    ids, paths = clips_of(manifest)
+    extract_representation("hear_toy", paths, tmp_path / "f.npz", options={"batch_stats": leaks},
+                           batch_size=4, layers=False, progress=False, ids=ids)  # fmt: skip
+    check = load_feature_set(tmp_path / "f.npz").info["representation"]["batch_check"]
+    assert check["clips"] == 4 and check["batch_dependent"] is leaks
+    assert (check["max_relative_difference"] > 1e-2) is leaks
+
+
+def test_grouped_folds_keep_a_recordings_segments_together():
+    """Segments of one recording in one fold: the leak a segmented dataset invites."""
+    from musictransfer.folds import cv_splitter
+
+    rng = np.random.default_rng(0)
+    recordings = np.tile(np.arange(20), 6)  # 20 recordings, 6 segments each, interleaved
+    y = np.where(recordings % 2 == 0, "a", "b")
+    # Each recording has its own signature (shared by its segments) and no class signal.
+    X = rng.standard_normal((20, 8))[recordings] + 0.01 * rng.standard_normal((120, 8))
+    names = [f"r{r}" for r in recordings]
+    frame = pd.DataFrame({"id": [f"s{k}" for k in range(120)], "label": y, "recording": names})
+    cv = {"scheme": "stratified_kfold", "n_splits": 5}
+    grouped = {"type": "classification", "target": "label", "cv": {**cv, "group": "recording"}}
+    spec = task_spec({"dataset": "d", **grouped}, "t")
+    splitter = cv_splitter(spec.cv, "classification", frame["recording"].to_numpy())
+    for train, test in splitter.split(X, y):
+        assert not set(frame["recording"][train]) & set(frame["recording"][test])
+    honest = musictransfer.evaluate_features(X, frame, grouped)["score"]
+    leaky = musictransfer.evaluate_features(X, frame, {**grouped, "cv": cv})["score"]
+    assert leaky > 0.9 and honest < 0.75  # the same features: only the folds differ
+    assert json.loads(spec.to_json())["cv"]["group"] == "recording"
+    plain = task_spec({"dataset": "d", **TASK}, "t")
+    assert "group" not in json.loads(plain.to_json())["cv"]  # existing cells keep their params
+    with pytest.raises(ConfigError, match="does not take groups"):
+        task_spec({"dataset": "d", **TASK, "cv": {**TASK["cv"], "group": "recording"}}, "t")

@@ -109,7 +109,10 @@ def test_probes_and_paired_tests_compare_with_the_first_extractor_and_mfcc(byo_r
     assert set(toy["baseline"]) == {"mfcc", "random 12345"}
     assert set(paired[paired["extractor"] == "precomputed"]["baseline"]) == {"mfcc", "random 12345"}
     assert (paired["n_test"] == 6).all()
-    assert "toy" in (root / "report.md").read_text()
+    report = (root / "report.md").read_text()
+    assert "## Representations brought by the user" in report
+    toy_row = next(line for line in report.splitlines() if line.startswith("| toy |"))
+    assert "HEAR module `hear_toy`" in toy_row and "4 clips alone vs in one call" in toy_row
 
 
 def test_a_new_option_reruns_that_representation_only(repo, byo_run):

@@ -46,6 +46,8 @@ def test_task_json_is_the_format_the_rules_always_passed(config, repo):
         # in which the published score was called the task's reference.
         data = {"name": spec.name, **asdict(spec)}
         data["reference"] = data.pop("published_score")
+        if data["cv"]["group"] is None:  # added since: in the JSON only where set
+            del data["cv"]["group"]
         assert spec.to_json() == json.dumps(data, sort_keys=True)
     vocal = resolve_experiment(config).tasks["vocal"]
     assert vocal.to_json() == (

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from fake_cells import fake_cell
 from musictransfer.cli import main
 from musictransfer.config import (
     SCHEMA_FILE,
@@ -316,8 +317,7 @@ NON_FINITE = "score cell {path} has a score of {score}, not a finite number"
     + " (or of inf, '0.5'); was a blank in the table",
 )
 def test_aggregate_refuses_a_non_finite_score(tmp_path, capsys):
-    good = {"task": "t", "extractor": "random", "combo": "1", "metric": "accuracy",
-            "score": 0.5, "fold_scores": [0.5, 0.5]}  # fmt: skip
+    good = fake_cell("t", "random", "1", 0.5, folds=[0.5, 0.5])
     (tmp_path / "1.json").write_text(json.dumps(good))
     for name, score in (("nan", float("nan")), ("inf", float("inf")), ("text", "0.5")):
         path = tmp_path / f"{name}.json"

@@ -232,18 +232,21 @@ def test_system_refusal_while_writing_is_one_line(tmp_path, monkeypatch):
     outcome="exit 2: 'cannot write DIR/audio.npy: No space left on device'; no partial files",
 )
 def test_disk_full_in_prepare(tmp_path, monkeypatch, capsys):
-    def full(raw, npy, n):
-        npy.write_bytes(b"\x93NUMPY")  # some bytes made it before the disk filled
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    header = store._npy_header
 
-    monkeypatch.setattr(store, "_raw_to_npy", full)
+    def full(n, size=store.NPY_HEADER_BYTES):
+        if n:  # the samples made it; the disk fills up before the last write
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return header(n, size)
+
+    monkeypatch.setattr(store, "_npy_header", full)
     out = tmp_path / "p"
     assert main(["prepare", str(write_manifest(tmp_path)), "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {out / 'audio.npy'}: No space left on device" in err
     assert f"free space in {out}" in err
     assert "Traceback" not in err
-    assert list(out.iterdir()) == []  # no audio.npy, no temporary or raw file
+    assert list(out.iterdir()) == []  # no audio.npy, no temporary file
 
 
 def test_disk_full_elsewhere_is_a_user_error(monkeypatch, capsys):

@@ -424,3 +424,18 @@ def test_tag_refuses_silence_and_wrongly_scaled_files(
         f"audio file {tmp_path / 'hot.wav'} has float samples up to 1.6, beyond full scale "
         "(1.0): clipped to [-1, 1], as the 16-bit prepared store would"
     ]
+
+
+def test_the_documented_python_snippet_runs(shared_paper, shared_audio, monkeypatch, tmp_path):
+    """docs/choi2017.md's snippet, run as written on a shared recording (`x` was undefined)."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "choi2017.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    song = shared_audio / "Kevin_MacLeod_-_Vibe_Ace.ogg"
+    code = code.replace('"song.mp3"', repr(str(song)))
+    monkeypatch.setenv("MUSICTRANSFER_MIRROR", str(shared_paper))
+    namespace: dict = {}
+    exec(compile(code, "docs/choi2017.md", "exec"), namespace)
+    assert tuple(namespace["features"].shape) == (1, 160)
+    assert len(namespace["top"]) == 5 and namespace["top"][0][0] in namespace["MSD_TAGS"]

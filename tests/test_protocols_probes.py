@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fake_cells import fake_cell
 from musictransfer.cli import main
 from musictransfer.config import FixedSplit, load_config, resolve_experiment, task_spec
 from musictransfer.errors import ConfigError, ManifestError
@@ -202,11 +203,8 @@ def test_probe_is_seeded(probes, tmp_path):
 
 def paper_cell(tmp_path, combo, folds):
     path = tmp_path / f"cell_{combo}.json"
-    path.write_text(json.dumps({
-        "task": "toy", "extractor": "choi2017", "combo": combo, "metric": "accuracy",
-        "score": float(np.mean(folds)), "fold_scores": folds, "n_clips": 120,
-        "provenance": {"code": "x"},
-    }))  # fmt: skip
+    cell = fake_cell("toy", "choi2017", combo, float(np.mean(folds)), folds=folds, n_clips=120)
+    path.write_text(json.dumps({**cell, "provenance": {"code": "x"}}))
     return path
 
 

@@ -7,25 +7,20 @@ import json
 import pandas as pd
 import pytest
 
+from fake_cells import fake_cell
 from musictransfer.errors import MusicTransferError
 from musictransfer.figures import plot_scores
 from musictransfer.published import parse_published
 from musictransfer.report_markdown import write_report
-from musictransfer.scores_table import aggregate_scores, load_scores, summarise_task
+from musictransfer.scores_table import aggregate_scores, load_scores, paper_rows, summarise_task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _cell(tmp_path, task, extractor, combo, score, metric="accuracy", folds=(0.5, 1.0)):
+def _cell(tmp_path, task, extractor, combo, score, metric="accuracy", folds=None):
     path = tmp_path / "scores" / task / extractor / f"{combo}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "task": task, "extractor": extractor, "combo": combo, "metric": metric,
-        "score": score, "best_params": {"scale": True, "kernel": "rbf", "C": 2.0, "gamma": 0.125},
-        "fold_scores": list(folds), "n_clips": 20, "n_features": 32 * len(combo),
-        "cv": {"scheme": "kfold"}, "fit_time_s": 1.5, "n_settings": 64, "solver": "libsvm",
-    }  # fmt: skip
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(fake_cell(task, extractor, combo, score, metric, folds)))
     return path
 
 
@@ -49,7 +44,7 @@ def cells(tmp_path):
 def test_aggregate_writes_a_sorted_tidy_table(cells, tmp_path):
     out = tmp_path / "tables" / "scores.csv"
     aggregate_scores(cells, out)
-    table = load_scores(out)
+    table = paper_rows(load_scores(out))  # every cell gives a row per reading of its grid
     expected = ["task", "extractor", "combo", "n_layers", "metric", "score", "best_params"]
     expected += ["fold_mean", "fold_std", "n_clips", "n_features", "fit_time_s", "solver"]
     for col in expected:
@@ -60,8 +55,8 @@ def test_aggregate_writes_a_sorted_tidy_table(cells, tmp_path):
     assert list(genre.combo) == ["1", "23", "12345", "mfcc", "mfcc+12345"]
     assert list(table.task.unique()) == ["genre", "vocal"]
     row = genre.set_index("combo").loc["23"]
-    assert row.n_layers == 2 and row.fold_mean == pytest.approx(0.75)
-    assert row.fold_std == pytest.approx(0.25)
+    assert row.n_layers == 2 and row.fold_mean == pytest.approx(0.85)  # folds 0.75, 0.95
+    assert row.fold_std == pytest.approx(0.1)
     assert json.loads(row.best_params)["C"] == 2.0
     assert genre.set_index("combo").loc["mfcc"].n_layers == 0
     # The combination '1' stays the string '1' when read back.

@@ -20,9 +20,11 @@ look fine but mean little (docs/audio.md):
   (integer sample values written as floats, say), where clipping would leave a square
   wave. Lossy codecs (MP3, Vorbis) overshoot full scale by a few percent in normal
   decoding, so they are left as they are, as librosa leaves them.
-* Silence (every sample within one 16-bit step of zero, :data:`SILENCE_PEAK`): its
-  features are legitimate, but any tag of it is meaningless, so it is a warning, or an
-  error for ``musictransfer tag`` (``silence="error"``).
+* Silence (every sample within one 16-bit step of zero, :data:`SILENCE_PEAK`), a
+  constant signal (a DC offset) and a clip shorter than one STFT window
+  (:data:`MIN_SECONDS`: 10 ms, one sample): their features are legitimate, but any tag
+  of them is meaningless, so each is a warning, or an error for ``musictransfer tag``
+  (``silence="error"``).
 
 Warnings go to this module's logger, once per file and kind.
 """
@@ -33,13 +35,14 @@ import logging
 import struct
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from musictransfer._typing import PathLike
-from musictransfer.constants import CLIP_SECONDS, N_SAMPLES, SAMPLE_RATE
+from musictransfer.constants import CLIP_SECONDS, N_FFT, N_SAMPLES, SAMPLE_RATE
 from musictransfer.errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,10 @@ FULL_SCALE_TOLERANCE = 1e-3
 
 MAX_FLOAT_PEAK = 2.0
 """Peak (+6 dBFS) beyond which a float file is refused as wrongly scaled, not clipped."""
+
+MIN_SECONDS = N_FFT / SAMPLE_RATE
+"""One STFT window of the network (512 samples at 12 kHz, 42.7 ms): a shorter clip has no
+whole frame of its own, and what the network sees of it is the tiling's repetition."""
 
 SILENCE_ACTIONS = ("warn", "error")
 
@@ -77,18 +84,23 @@ def check_complete(path: PathLike) -> None:
 
     libsndfile decodes such a file up to where it ends and says nothing (its log only
     notes "should be ..."), so a clip cut short would pass for a shorter clip. Only the
-    chunk headers are read. Other formats are left to the decoder: a truncated FLAC or
-    Ogg file fails to decode; an MP3's length in its header is only an estimate.
+    chunk headers are read. An Ogg file (Vorbis, Opus, FLAC in Ogg) must end with a whole
+    page marked end-of-stream: libsndfile decodes a cut one as a shorter clip. A truncated
+    FLAC file fails to decode. An MP3 carries no such marker (its length in a header is
+    only an estimate), so a cut MP3 cannot be told from a short one.
 
     Raises
     ------
     AudioError
-        Naming the file, the bytes promised and the bytes present.
+        Naming the file, and the bytes promised and present or the missing page.
     """
     path = Path(path)
     with path.open("rb") as f:
         head = f.read(12)
         if len(head) < 12:
+            return
+        if head[:4] == b"OggS":
+            _check_ogg_end(f, path)
             return
         if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
             order, data_id = "<", b"data"
@@ -114,6 +126,38 @@ def check_complete(path: PathLike) -> None:
                     )
                 return
             pos += 8 + length + (length & 1)
+
+
+OGG_TAIL = 1 << 16
+"""Bytes read from the end of an Ogg file: an Ogg page is at most 65,307 bytes."""
+
+
+def _check_ogg_end(f: Any, path: Path) -> None:
+    """Raise unless an Ogg file's last page is whole and marked end-of-stream (flag 0x04)."""
+    size = path.stat().st_size
+    start = max(0, size - OGG_TAIL)
+    f.seek(start)
+    tail = f.read()
+    cut = (
+        "the file was cut short (an interrupted copy or download?): fetch it again, or "
+        "remove it from the manifest"
+    )
+    pos = tail.rfind(b"OggS")
+    while pos >= 0:
+        header = tail[pos : pos + 27]
+        if len(header) == 27 and header[4] == 0:  # stream structure version 0
+            n_segments = header[26]
+            table = tail[pos + 27 : pos + 27 + n_segments]
+            end = pos + 27 + n_segments + sum(table)
+            if len(table) == n_segments and end <= len(tail):
+                if end != len(tail) or not header[5] & 0x04:
+                    break  # whole, but not the last page, or not marked as the end
+                return
+        pos = tail.rfind(b"OggS", 0, pos)  # a page cut in its middle: look further back
+    raise AudioError(
+        f"audio file {path} is truncated: its last Ogg page is not a whole end-of-stream page",
+        cut,
+    )
 
 
 def load_audio(
@@ -191,14 +235,28 @@ def load_audio(
             f"audio file {path} has float samples up to {peak:.4g}, beyond full scale "
             "(1.0): clipped to [-1, 1], as the 16-bit prepared store would",
         )
+    span = float(np.max(data) - np.min(data)) if data.size else 0.0
+    seconds = len(data) / native_sr
+    what = None
     if peak <= SILENCE_PEAK:
         what = f"audio file {path} is silent (peak {peak:.3g}"
         what += ")" if duration is None else f" in its first {duration:g} s)"
+        kind, meaning = "silent", "silence"
+    elif seconds < MIN_SECONDS:
+        what = (
+            f"audio file {path} lasts {seconds * 1000:.3g} ms, less than one "
+            f"{MIN_SECONDS * 1000:.0f} ms analysis window"
+        )
+        kind, meaning = "short", "a clip tiled from almost nothing"
+    elif span <= 2 * SILENCE_PEAK:
+        what = f"audio file {path} is constant (a DC offset of {float(np.mean(data)):.3g})"
+        kind, meaning = "constant", "a constant signal"
+    if what is not None:
         if silence == "error":
             raise AudioError(
-                f"{what}: tags of silence are meaningless", "remove it from the inputs"
+                f"{what}: tags of {meaning} are meaningless", "remove it from the inputs"
             )
-        _warn_once(path, "silent", f"{what}: its features are those of silence")
+        _warn_once(path, kind, f"{what}: its features are those of {meaning}")
     out = resample(data.mean(axis=1, dtype=np.float32), native_sr, sr)
     if clip:
         out = np.clip(out, -1.0, 1.0)

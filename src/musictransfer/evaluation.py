@@ -47,7 +47,7 @@ from musictransfer.provenance import provenance
 from musictransfer.readings import (
     grid_record,
 )
-from musictransfer.svm_grid import GridResult, fast_grid_search, grid_settings
+from musictransfer.svm_grid import GridResult, check_features, fast_grid_search, grid_settings
 
 
 @dataclass
@@ -179,6 +179,7 @@ def evaluate_cell(
             f"unknown evaluation method {method!r}", f"use one of {EVALUATION_METHODS}"
         )
     start = time.perf_counter()
+    check_features(np.asarray(X, dtype=np.float64))
     if method == "sklearn":
         search = sklearn_grid_search(X, y, task, groups, n_jobs=n_jobs)
         best = search.best_index_

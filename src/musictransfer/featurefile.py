@@ -151,9 +151,12 @@ class FeatureSet:
             If the combination names a layer the file does not have.
         """
         if combo == "scene":
-            return np.asarray(self.scene, dtype=np.float64)
-        if not combo.isdigit() or "0" in combo:
-            raise MusicTransferError(f"{combo!r} is not a layer combination of {self.path}")
+            return self._finite(np.asarray(self.scene, dtype=np.float64), combo)
+        if not combo.isdigit() or "0" in combo or list(combo) != sorted(set(combo)):
+            raise MusicTransferError(
+                f"{combo!r} is not a layer combination of {self.path}",
+                "give layer digits in increasing order, each once (e.g. '135'), or 'scene'",
+            )
         missing = [d for d in combo if int(d) > len(self.layers)]
         if missing:
             raise MusicTransferError(
@@ -162,7 +165,19 @@ class FeatureSet:
                 + (f": {', '.join(self.layer_names)}" if self.layer_names else ""),
                 "list the representation's layers under its `layers` key, or use 'scene'",
             )
-        return np.hstack([np.asarray(self.layers[int(d) - 1], np.float64) for d in combo])
+        layers = [np.asarray(self.layers[int(d) - 1], np.float64) for d in combo]
+        return self._finite(np.hstack(layers), combo)
+
+    def _finite(self, X: np.ndarray, combo: str) -> np.ndarray:
+        """``X``, checked: a NaN or infinite value would fail the grid or change a score."""
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        if bad.size:
+            raise ManifestError(
+                f"feature file {self.path}: clip {str(self.ids[bad[0]])!r} has a NaN or "
+                f"infinite value in combination {combo!r} ({bad.size} clip(s) in all)",
+                "recompute the feature file",
+            )
+        return X
 
     def aligned(self, manifest_ids: Sequence[str], manifest: object) -> FeatureSet:
         """The rows in the manifest's order, each clip exactly once.
@@ -308,12 +323,12 @@ def combo_matrix(combo: str, features: FeatureSet | None, mfcc: FeatureSet | Non
                 "give the MFCC feature file (extract-mfcc) as --mfcc",
             )
         if combo == "mfcc":
-            return np.asarray(mfcc.scene, dtype=np.float64)
+            return mfcc.combo("scene")
         if features is None or not features.is_convnet:
             raise MusicTransferError(
                 f"combination {combo!r} needs the paper's convnet features (160 columns)"
             )
-        return np.hstack([np.asarray(mfcc.scene, np.float64), features.combo("12345")])
+        return np.hstack([mfcc.combo("scene"), features.combo("12345")])
     if features is None:
         raise MusicTransferError(f"combination {combo!r} needs a feature file")
     if features.is_convnet and len(features.layers) != 5:

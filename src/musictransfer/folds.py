@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import (
     BaseCrossValidator,
+    GroupKFold,
     KFold,
     PredefinedSplit,
+    StratifiedGroupKFold,
     StratifiedKFold,
 )
 
@@ -71,13 +73,46 @@ class LegacyStratifiedKFold(BaseCrossValidator):
         return self.n_splits
 
 
+class _Grouped:
+    """A group splitter with its groups bound: every caller splits as with any other.
+
+    The grid search, ``GridSearchCV`` and the checks call ``split(X, y)``; bound here, the
+    groups (clips cut from one recording) go wherever the splitter goes.
+    """
+
+    def __init__(self, splitter: Any, groups: np.ndarray) -> None:
+        self.splitter = splitter
+        self.groups = np.asarray(groups)
+
+    def split(
+        self, X: object, y: object = None, groups: object = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The folds: no group on both sides of any of them."""
+        return self.splitter.split(X, y, self.groups)
+
+    def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
+        """The number of folds."""
+        return self.splitter.get_n_splits(X, y, self.groups)
+
+
 def cv_splitter(cv: CVSpec, task_type: str, groups: np.ndarray | None = None) -> Any:
     """A scikit-learn splitter for the task's cross-validation scheme.
 
     ``groups`` holds the manifest column named by ``cv.column`` for the predefined
     schemes: for ``predefined_split`` rows whose value is in ``cv.test`` form the test
-    set and all others train; for ``predefined_folds`` each value is a fold.
+    set and all others train; for ``predefined_folds`` each value is a fold. With
+    ``cv.group`` it holds that column instead, and ``stratified_kfold`` and ``kfold``
+    become scikit-learn's ``StratifiedGroupKFold`` and ``GroupKFold`` (unshuffled): clips
+    of one group (segments of one recording) are never on both sides of a fold.
     """
+    if cv.group is not None:
+        if groups is None:
+            raise ValueError(f"grouped folds need the {cv.group!r} column")
+        if cv.scheme == "stratified_kfold":
+            return _Grouped(StratifiedGroupKFold(n_splits=cv.n_splits), groups)
+        if cv.scheme == "kfold":
+            return _Grouped(GroupKFold(n_splits=cv.n_splits), groups)
+        raise ValueError(f"cv.group does not go with the {cv.scheme} scheme")
     if cv.scheme == "stratified_kfold":
         return StratifiedKFold(n_splits=cv.n_splits)
     if cv.scheme == "stratified_kfold_legacy":

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
+import logging
 import os
+import re
+import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +33,8 @@ from musictransfer.errors import MusicTransferError
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 """Errors of a write that says the disk (or the user's quota) is full, not a bug."""
+
+log = logging.getLogger(__name__)
 
 
 def check_output(path: PathLike) -> Path:
@@ -114,6 +120,40 @@ def check_output_dir(path: PathLike) -> Path:
     return given
 
 
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _temporary_prefix(final: Path) -> str:
+    """``.<name>.<host>.<pid>.``: short enough for any legal name, and says who wrote it.
+
+    The name is cut to 100 characters so that a legal output name of up to 255 still
+    gives a legal temporary name; host and process say which run made a leftover.
+    """
+    return f".{final.name[:100]}.{_HOST}.{os.getpid()}."
+
+
+def _remove_leftovers(final: Path) -> None:
+    """Delete temporary files of ``final`` that a killed run of this host left behind.
+
+    A process killed while writing (``kill -9``, out of memory, a time limit) cannot
+    remove its temporary file, which may be as large as the output; the next run of the
+    same output removes those whose process is gone. Other hosts' files are left alone:
+    their processes cannot be checked from here.
+    """
+    stem = f".{final.name[:100]}.{_HOST}."
+    for leftover in final.parent.glob(f"{glob.escape(stem)}*"):
+        pid = leftover.name[len(stem) :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            log.warning("removing %s, left by a killed run", leftover)
+            leftover.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # a live process of another user
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
@@ -151,9 +191,10 @@ def atomic_path(path: PathLike, suffix: str | None = None) -> Iterator[Path]:
         mode = stat.S_IMODE(final.stat().st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
+    _remove_leftovers(final)
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{final.name}.",
+            prefix=_temporary_prefix(final),
             suffix=final.suffix if suffix is None else suffix,
             dir=final.parent,
         )

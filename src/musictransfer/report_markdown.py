@@ -12,7 +12,9 @@ on today's protocols (:mod:`musictransfer.protocols_report`).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pandas as pd
 
 from musictransfer._typing import PathLike
 from musictransfer.authors import comparison_markdown, load_comparison
+from musictransfer.featurefile import load_feature_set
 from musictransfer.outputs import atomic_path
 from musictransfer.protocols_report import protocols_markdown
 from musictransfer.published import PublishedScore, parse_published
@@ -38,6 +41,19 @@ from musictransfer.scores_table import (
 DIFFERENCE_TOLERANCE = 0.005
 """Differences to a published score up to this size count as a match in the report's notes
 (the paper prints scores with one decimal of a percent, i.e. to 0.001-0.0005)."""
+
+
+_MARKUP = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def as_text(value: object) -> str:
+    """User text (a description, a note, a label) as Markdown that renders it as written.
+
+    Every character Markdown or HTML would read as markup is escaped, and line breaks
+    become spaces, so the text can neither format the report nor, inside a table, move a
+    number into another column (a ``|`` in a label did).
+    """
+    return _MARKUP.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def _fmt(value: float | None) -> str:
@@ -71,7 +87,7 @@ def _task_table(
         cells += [_fmt(s.mfcc_plus), _fmt(s.mfcc)]
         if s.published is not None:
             ref = s.published
-            cells.append(f"{ref.score:.3f} ({ref.label})")
+            cells.append(f"{ref.score:.3f} ({as_text(ref.label)})")
             cells.append(f"{_fmt(s.compared)} ({s.compared_what})" if s.compared else "–")
             cells.append(_fmt_diff(s.difference))
         else:
@@ -108,9 +124,10 @@ def _published_table(
     ]
 
 
-def _figure_links(figures_dir: Path, out: Path, tasks: Sequence[str]) -> list[str]:
+def _figure_links(figures_dir: Path, out: Path, names: Sequence[str]) -> list[str]:
+    """A Markdown link to each figure, relative to the report (each figure once)."""
     lines = []
-    for name in ["summary", *tasks]:
+    for name in names:
         fig = figures_dir / f"{name}.png"
         rel = os.path.relpath(fig, out.parent)
         lines.append(f"- [{name}]({rel})" + ("" if fig.is_file() else " (not drawn)"))
@@ -147,6 +164,7 @@ def write_report(
     protocols: PathLike | None = None,
     protocols_paired: PathLike | None = None,
     batch_boundary: PathLike | None = None,
+    representations: Sequence[PathLike] = (),
 ) -> str:
     """Write the Markdown report and return its text.
 
@@ -183,11 +201,11 @@ def write_report(
     out = Path(out)
     rows, summaries = _task_table(table, tasks, refs)
     description = str(extra.pop("description", "") or "").strip()
-    given_notes = [str(n).strip() for n in extra.pop("notes", []) or []]
+    given_notes = [as_text(n) for n in extra.pop("notes", []) or [] if str(n).strip()]
     skipped = extra.pop("skipped", []) or []
     lines = [f"# musictransfer report: experiment `{experiment}`", ""]
     if description:
-        lines += [description, ""]
+        lines += [as_text(description), ""]
     lines += _facts(table, tasks, extra)
     lines += _provenance_lines(full)
     lines += ["", "## Best combination per task", "", *rows, ""]
@@ -206,19 +224,64 @@ def write_report(
         notes.append("Cells not run: " + "; ".join(map(str, skipped)) + ".")
     if notes:
         lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]
-    figures = _figure_links(Path(figures_dir), out, tasks)
+    lines += representations_markdown(representations)
+    figures = _figure_links(Path(figures_dir), out, ["summary", *tasks])
     if authors is not None:
         lines += comparison_markdown(load_comparison(authors))
         figures += _figure_links(Path(figures_dir), out, ["authors"])
     if protocols is not None:
         lines += protocols_markdown(protocols, protocols_paired, batch_boundary)
         names = ["protocols", *(["batch_boundary"] if batch_boundary is not None else [])]
-        figures += _figure_links(Path(figures_dir), out, names)[1:]  # summary is listed
+        figures += _figure_links(Path(figures_dir), out, names)
     lines += ["## Figures", "", *figures, ""]
     text = "\n".join(lines)
     with atomic_path(out) as tmp:
         tmp.write_text(text)
     return text
+
+
+def representations_markdown(files: Sequence[PathLike]) -> list[str]:
+    """The section on representations brought by the user: what made them, batch check.
+
+    Read from a feature file of each (its ``representation`` record): the module, its
+    version, options and model file, or the imported file's SHA-256; and whether a clip's
+    embedding depended on the other clips of its call (measured at extraction).
+    """
+    if not files:
+        return []
+    lines = ["## Representations brought by the user", ""]
+    lines += ["| representation | made by | batch check |", "|---|---|---|"]
+    for path in files:
+        fs = load_feature_set(path)
+        made = fs.info.get("representation", {})
+        name = as_text(Path(path).parent.name)
+        if "hear" in made:
+            what = f"HEAR module `{made['hear']}`" + (
+                f" {made['version']}" if made.get("version") else ""
+            )
+            if made.get("options"):
+                what += f", options `{json.dumps(made['options'], sort_keys=True)}`"
+            if made.get("model_file_sha256"):
+                what += f", model file SHA-256 {made['model_file_sha256'][:12]}"
+            check = made.get("batch_check")
+            if check is None:
+                batch = "not recorded (extracted by code before the check)"
+            elif not check["clips"]:
+                batch = "not measured (one clip per call)"
+            else:
+                verdict = "**depends on its batch**" if check["batch_dependent"] else "none"
+                batch = (
+                    f"{verdict}: {check['clips']} clips alone vs in one call, relative "
+                    f"difference {check['max_relative_difference']:.1e}"
+                )
+        else:
+            what = (
+                f"features file ({made.get('pooling', 'mean')} pooling), SHA-256 "
+                + str(made.get("sha256", "?"))[:12]
+            )
+            batch = "not applicable (computed elsewhere)"
+        lines.append(f"| {name} | {what} | {batch} |")
+    return [*lines, ""]
 
 
 def _provenance_lines(table: pd.DataFrame) -> list[str]:
@@ -266,7 +329,7 @@ def _facts(table: pd.DataFrame, tasks: Sequence[str], extra: dict[str, Any]) -> 
         )
     machine = extra.pop("machine", None)
     if machine:
-        facts.append(f"- machine: {machine}")
+        facts.append(f"- machine: {as_text(machine)}")
     for key, value in extra.items():
-        facts.append(f"- {key}: {value}")
+        facts.append(f"- {as_text(key)}: {as_text(value)}")
     return facts

@@ -39,6 +39,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import json
+import logging
 import re
 import sys
 import types
@@ -55,6 +56,8 @@ from musictransfer.audio import load_audio
 from musictransfer.errors import ConfigError, MusicTransferError
 from musictransfer.featurefile import save_features
 from musictransfer.fetching import file_hash
+
+log = logging.getLogger(__name__)
 
 HEAR_API = "https://hearbenchmark.com/hear-api.html"
 
@@ -99,6 +102,8 @@ class Embeddings:
     """Float32 ``(n_files, scene_embedding_size)``."""
     layers: dict[str, np.ndarray] = field(default_factory=dict)
     """Each layer's embedding averaged over its frames: float32 ``(n_files, d_layer)``."""
+    batches: list[list[int]] = field(default_factory=list)
+    """The rows of each call, in the order of the calls."""
 
 
 def load_representation(
@@ -265,8 +270,48 @@ def embed_files(
             if layers:
                 found = _call(rep, LAYER_FUNCTION, tensor, files)
                 _add_layers(out, found, index, rep, files)
+            out.batches.append(list(index))
             bar.update(len(index))
     return out
+
+
+BATCH_TOLERANCE = 1e-4
+"""Largest difference, relative to the embedding's largest value, that counts as none:
+float32 kernels may sum in another order for another batch size (1e-6 seen on CPUs)."""
+
+
+def batch_dependence(
+    rep: Representation, paths: Sequence[PathLike], emb: Embeddings
+) -> dict[str, Any]:
+    """Do a clip's embeddings depend on the other clips of its call? Measured, not assumed.
+
+    The clips of the first call that held several are embedded again one at a time and
+    compared with their rows: a module that normalises with batch statistics (as the
+    authors' network did) makes each clip's embedding depend on its batch-mates, so that
+    features carry their batch, and scores can owe something to it. Costs one call per
+    clip of one batch.
+
+    Returns
+    -------
+    dict
+        ``clips`` re-embedded, the ``batch`` size they had, the largest difference
+        relative to the embedding's largest value (``max_relative_difference``), and
+        ``batch_dependent`` (beyond :data:`BATCH_TOLERANCE`); ``clips`` 0 when every
+        call held one clip.
+    """
+    group = next((g for g in emb.batches if len(g) > 1), None)
+    if group is None:
+        return {"clips": 0, "batch": 1, "max_relative_difference": 0.0, "batch_dependent": False}
+    alone = embed_files(rep, [paths[i] for i in group], batch_size=1)
+    together = emb.features[group]
+    scale = max(float(np.max(np.abs(together))), np.finfo(np.float32).tiny)
+    diff = float(np.max(np.abs(alone.features - together))) / scale
+    return {
+        "clips": len(group),
+        "batch": len(group),
+        "max_relative_difference": diff,
+        "batch_dependent": diff > BATCH_TOLERANCE,
+    }
 
 
 def _batches(
@@ -492,6 +537,17 @@ def extract_representation(
         if len(ids) != len(emb.ids):
             raise ValueError(f"{len(ids)} ids for {len(emb.ids)} files")
         emb.ids = [str(i) for i in ids]
+    made = identity(rep, model_file, options, batch_size)
+    made["batch_check"] = batch_dependence(rep, paths, emb)
+    if made["batch_check"]["batch_dependent"]:
+        log.warning(
+            "%s: a clip's embedding depends on the other clips of its call (relative "
+            "difference %.2g between %d clips alone and in one call): its features carry "
+            "their batch",
+            rep.name,
+            made["batch_check"]["max_relative_difference"],
+            made["batch_check"]["clips"],
+        )
     save_features(
         out,
         emb.features,
@@ -502,16 +558,18 @@ def extract_representation(
         sample_rate=rep.sample_rate,
         batch_size=batch_size,
         layers=np.asarray(list(emb.layers), dtype=str),
-        representation=json.dumps(identity(rep, model_file, options, batch_size), sort_keys=True),
+        representation=json.dumps(made, sort_keys=True),
         **{f"layer_{name}": values for name, values in emb.layers.items()},
     )
     return emb
 
 
 __all__ = [
+    "BATCH_TOLERANCE",
     "MAX_WAITING_SAMPLES",
     "Embeddings",
     "Representation",
+    "batch_dependence",
     "clips_of",
     "embed_files",
     "extract_representation",

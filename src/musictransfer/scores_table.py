@@ -125,11 +125,26 @@ def own_combos(table: pd.DataFrame) -> list[str]:
 def _cell_rows(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
     """The table rows of one cell: the paper's reading, then every other reading of its grid.
 
-    A cell made before grids were kept gives the paper's row only. A cell whose stored
-    score is not the paper reading of its own grid is refused: one of the two is wrong.
+    Every number comes from the cell's grid, the one record of what was computed: a cell
+    without a whole grid is refused, and so is one whose stored score, fold scores, clip
+    count or fold count is not its grid's (an edited or corrupt file would otherwise put
+    any number it holds into the table).
     """
     prov = data.get("provenance") or {}
     libraries = ", ".join(f"{k} {v}" for k, v in (prov.get("libraries") or {}).items() if v)
+    redo = "the file was edited or is corrupt: delete it and rerun its evaluation"
+    grid = data.get("grid")
+    keys = ("settings", "fold_scores", "fold_sizes")
+    if not isinstance(grid, dict) or any(not grid.get(k) for k in keys):
+        raise MusicTransferError(f"score cell {path} has no whole grid of fold scores", redo)
+    n_features = int(data.get("n_features") or 0)
+    paper = read_grid(grid, PAPER_READING, n_features)
+    score = float(data["score"])
+    if not math.isfinite(score) or abs(paper.score - score) > SCORE_TOLERANCE:
+        raise MusicTransferError(
+            f"score cell {path}: score {score} is not its grid's best ({paper.score})", redo
+        )
+    _check_counts(data, grid, path, redo)
     base = {
         "task": str(data["task"]),
         "extractor": str(data["extractor"]),
@@ -143,28 +158,38 @@ def _cell_rows(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
         "code": prov.get("code", "unknown"),
         "libraries": libraries or "unknown",
     }
-    score = float(data["score"])
-    if not math.isfinite(score):
-        raise MusicTransferError(f"score cell {path} has score {score}", "rerun its evaluation")
-    rows = [
-        _row(base, PAPER_READING, score, data.get("best_params"), data.get("fold_scores"), None)
-    ]
-    rows[0]["n_settings"] = data.get("n_settings")
-    grid = data.get("grid")
-    if not grid:
-        return rows
-    n_features = int(data.get("n_features") or 0)
-    paper = read_grid(grid, PAPER_READING, n_features)
-    if abs(paper.score - score) > SCORE_TOLERANCE:
-        raise MusicTransferError(
-            f"score cell {path}: score {score} is not its grid's best ({paper.score})",
-            "the file was edited or is corrupt: delete it and rerun its evaluation",
-        )
+    rows = []
     for name in READINGS:
-        if name != PAPER_READING:
-            r = read_grid(grid, name, n_features)
-            rows.append(_row(base, name, r.score, r.best_params, r.fold_scores, r.n_settings))
+        r = read_grid(grid, name, n_features)
+        rows.append(_row(base, name, r.score, r.best_params, r.fold_scores, r.n_settings))
     return rows
+
+
+def _check_counts(data: dict[str, Any], grid: dict[str, Any], path: Path, redo: str) -> None:
+    """The cell's clip and fold counts are its grid's: test folds, and clips tested once."""
+    sizes = [int(n) for n in grid["fold_sizes"]]
+    cv = data.get("cv") or {}
+    scheme = cv.get("scheme")
+    n_folds = len(sizes)
+    if scheme in ("stratified_kfold", "stratified_kfold_legacy", "kfold"):
+        expected = cv.get("n_splits")
+        if expected != n_folds:
+            raise MusicTransferError(
+                f"score cell {path}: its cv has {expected} folds, its grid {n_folds}", redo
+            )
+    # Every clip is tested once, except by a predefined split (its test rows only).
+    if scheme != "predefined_split" and data.get("n_clips") != sum(sizes):
+        raise MusicTransferError(
+            f"score cell {path}: n_clips is {data.get('n_clips')}, its grid's test folds "
+            f"hold {sum(sizes)}",
+            redo,
+        )
+    if len(data.get("fold_scores") or []) != n_folds:
+        raise MusicTransferError(
+            f"score cell {path}: {len(data.get('fold_scores') or [])} fold scores, its grid "
+            f"has {n_folds} folds",
+            redo,
+        )
 
 
 def _row(

@@ -55,6 +55,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import _libsvm as _libsvm_binding  # what SVC/SVR call: _PrecomputedLibsvm
 from threadpoolctl import threadpool_limits
 
+from musictransfer.errors import MusicTransferError
 from musictransfer.interior_point import IPMLinear
 from musictransfer.readings import Setting
 
@@ -475,6 +476,32 @@ def fold_tasks(
                 yield k, scale, chosen
 
 
+def check_features(X: np.ndarray) -> None:
+    """Refuse features no SVM grid can score: non-finite values, or overflowing distances.
+
+    Both evaluation methods call it first: a NaN would fail inside libsvm, and values
+    whose squared norms overflow (1e200) give kernels of NaN or 0, from which a score
+    would still come out.
+
+    Raises
+    ------
+    MusicTransferError
+        Saying which, and what to do.
+    """
+    if not np.all(np.isfinite(X)):
+        raise MusicTransferError(
+            "the features contain NaN or infinite values", "recompute the feature file"
+        )
+    with np.errstate(over="ignore"):
+        norms = np.einsum("ij,ij->i", X, X)
+    if not np.all(np.isfinite(norms)):
+        raise MusicTransferError(
+            f"the features are too large for the SVM's kernels: a row's squared norm "
+            f"overflows (largest value {np.max(np.abs(X)):.3g})",
+            "rescale the features (their unscaled distances must be finite)",
+        )
+
+
 def fast_grid_search(
     X: np.ndarray,
     y: np.ndarray,
@@ -500,8 +527,7 @@ def fast_grid_search(
         raise ValueError(f"linear_solver must be auto, libsvm or ipm, not {linear_solver!r}")
     X = np.asarray(X)
     y = np.asarray(y)
-    if not np.all(np.isfinite(X)):
-        raise ValueError("the features contain NaN or infinite values")
+    check_features(X)
     if is_classifier:
         # Integer codes in the sorted order of the labels: libsvm sees the same classes
         # in the same order as with the labels themselves, and scikit-learn's per-fit

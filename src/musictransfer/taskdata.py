@@ -9,6 +9,7 @@ first exists (the workflow's ``check_task``) and again before every evaluation.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from musictransfer.config import TaskSpec
 from musictransfer.datasets.manifest import MISSING_HINT, missing_mask
 from musictransfer.errors import ConfigError, ManifestError
 from musictransfer.folds import cv_splitter
+
+log = logging.getLogger(__name__)
 
 
 def _rows_text(frame: pd.DataFrame, positions: np.ndarray, lines: bool) -> str:
@@ -35,6 +38,8 @@ def _task_columns(task: TaskSpec) -> list[tuple[str, str]]:
     columns = [(task.target, "target")]
     if task.cv.column:
         columns.append((task.cv.column, "cv.column"))
+    if task.cv.group:
+        columns.append((task.cv.group, "cv.group"))
     return columns
 
 
@@ -90,26 +95,55 @@ def task_targets(
                 "fix those rows, or set the task's type to classification",
             )
     else:
-        y = class_labels(y)
-    groups = manifest[task.cv.column].to_numpy() if task.cv.column else None
+        y = class_labels(y, f"column {task.target!r} of {source}")
+    groups = None
+    column = task.cv.column or task.cv.group
+    if column:
+        groups = _stripped(manifest[column].to_numpy(), f"column {column!r} of {source}")
     check_task_data(task, y, groups, source)
     return y, groups
 
 
-def class_labels(values: np.ndarray) -> np.ndarray:
-    """Class labels as the estimator should see them: integers if every label is one.
-
-    The order of the classes is not cosmetic: libsvm's one-vs-one vote gives a tie to the
-    class that comes first, and classes come in sorted order. The authors' labels were
-    integers (Extended Ballroom's 0-12); read as text, '10' would sort before '2' and ties
-    would go elsewhere, moving a clip here and there. Integer labels keep their numeric
-    order; any other labels are compared as text.
-    """
+def _stripped(values: np.ndarray, where: str) -> np.ndarray:
+    """A column's values as text without blanks around them, saying when that changed one."""
     text = np.asarray(values).astype(str)
     stripped = np.char.strip(text)
+    changed = np.flatnonzero(text != stripped)
+    if changed.size:
+        k = changed[0]
+        log.warning(
+            "%s: %d value(s) with blanks around them read without them (%r as %r): "
+            "'a' and 'a ' are one label",
+            where, changed.size, str(text[k]), str(stripped[k]),
+        )  # fmt: skip
+    return stripped
+
+
+def class_labels(values: np.ndarray, where: str = "labels") -> np.ndarray:
+    """Class labels as the estimator should see them: one rule for every column.
+
+    Labels are text without the blanks around them ('a ' is 'a', with a warning). A column
+    whose labels are all plain integers is read as integers, so that the classes keep
+    their numeric order: libsvm's one-vs-one vote gives a tie to the class that comes
+    first, and classes come in sorted order. The authors' labels were integers (Extended
+    Ballroom's 0-12); read as text, '10' would sort before '2' and ties would go
+    elsewhere, moving a clip here and there. Two texts of one integer ('1' and '01') stay
+    two labels, as they would in a column of text: the column is then read as text, with
+    a warning, so that whether they merge never depends on the other labels.
+    """
+    stripped = _stripped(values, where)
     if stripped.size and all(s.lstrip("+-").isdigit() for s in stripped):
-        return stripped.astype(np.int64)
-    return text
+        numbers = stripped.astype(np.int64)
+        texts = np.unique(stripped)
+        if len(np.unique(numbers)) == len(texts):
+            return numbers
+        same = next((a, b) for a in texts for b in texts if a < b and int(a) == int(b))
+        log.warning(
+            "%s: %r and %r are two labels (labels are text), although they are one integer; "
+            "the column is read as text",
+            where, str(same[0]), str(same[1]),
+        )  # fmt: skip
+    return stripped
 
 
 def check_task_data(
@@ -166,6 +200,12 @@ def check_task_data(
         raise ConfigError(
             f"task {task.name}: cv.n_splits is {cv.n_splits}; cross-validation needs 2 or more",
             "set the task's cv.n_splits to 2 or more (the paper's is 10)",
+        )
+    if cv.group is not None and groups is not None and cv.n_splits > np.unique(groups).size:
+        raise ConfigError(
+            f"task {task.name}, column {cv.group!r} of {source}: cv.n_splits is "
+            f"{cv.n_splits} but there are only {np.unique(groups).size} groups",
+            f"set the task's cv.n_splits to at most {np.unique(groups).size}",
         )
     if (stratified or cv.scheme == "kfold") and cv.n_splits > n:
         raise ConfigError(

@@ -313,9 +313,17 @@ def protocol_outputs():
     return outputs
 
 
+def representation_files():
+    """One feature file per representation brought by the user: what made its numbers."""
+    first = EXPERIMENT.tasks[EXPERIMENT.selected_tasks[0]].dataset
+    return [features_file(name, first) for name in EXPERIMENT.representations]
+
+
 def report_inputs(wildcards):
     """What the report reads beyond the score table: authors' and protocols' tables."""
     inputs = {k: v for k, v in authors_outputs().items() if k == "authors"}
+    if EXPERIMENT.representations:
+        inputs["representations"] = representation_files()
     inputs.update(
         {
             k: v
@@ -338,6 +346,8 @@ def report_args(wildcards, input):
     for name, flag in options.items():
         if name in input.keys():
             args += [flag, input[name]]
+    if "representations" in input.keys():
+        args += ["--representations", *input.representations]
     return shlex.join(args)
 
 

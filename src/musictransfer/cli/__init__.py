@@ -183,7 +183,8 @@ def _cv_text(cv: CVSpec) -> str:
         return f"predefined split on column {cv.column!r} (test: {', '.join(cv.test)})"
     if cv.scheme == "predefined_folds":
         return f"predefined folds of column {cv.column!r}"
-    return f"{cv.scheme}, {cv.n_splits} folds"
+    grouped = f", grouped by column {cv.group!r}" if cv.group else ""
+    return f"{cv.scheme}, {cv.n_splits} folds{grouped}"
 
 
 def add_info_parser(sub: argparse._SubParsersAction) -> None:
@@ -285,12 +286,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_outputs(args)
             args.handler(args)
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            hints = {
+                errno.ENOSPC: "free space on the output's disk and run again",
+                errno.EDQUOT: "free space within your disk quota and run again",
+                errno.EFBIG: "write it to a file system that takes files this large, or "
+                "raise the file size limit (ulimit -f)",
+            }
+            if exc.errno not in hints:
                 raise  # any other OSError not turned into a message is a bug to see
-            where = f" writing {exc.filename}" if exc.filename else ""
-            raise MusicTransferError(
-                f"{exc.strerror}{where}", "free space on the output's disk and run again"
-            ) from exc
+            # A write through a file object (torch.save, np.savez) names no file: the
+            # command's output is the one being written.
+            target = exc.filename or getattr(args, "out", None)
+            if isinstance(target, list | tuple):
+                target = ", ".join(map(str, target))
+            where = f" writing {target}" if target else ""
+            raise MusicTransferError(f"{exc.strerror}{where}", hints[exc.errno]) from exc
     except MusicTransferError as exc:
         if args.debug:
             traceback.print_exc()

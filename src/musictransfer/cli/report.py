@@ -54,6 +54,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         protocols=args.protocols,
         protocols_paired=args.protocols_paired,
         batch_boundary=args.batch_boundary,
+        representations=args.representations,
     )
 
 
@@ -71,6 +72,13 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocols", type=Path, help="tables/protocols.csv: today's protocols")
     p.add_argument("--protocols-paired", type=Path, help="tables/protocols_paired.csv")
     p.add_argument("--batch-boundary", type=Path, help="tables/batch_boundary.csv")
+    p.add_argument(
+        "--representations",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="a feature file of each representation brought by the user (what made it)",
+    )
 
 
 def cmd_compare_authors(args: argparse.Namespace) -> None:

@@ -138,7 +138,12 @@ def validated(config: Mapping[str, Any], definition: str | None = None) -> dict[
     """
     filled = _normalised(copy.deepcopy(dict(config)))
     validator = _validator(definition)
-    errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.absolute_path])
+    # At one key, an unknown key is reported before a missing one: 'expriment' is the
+    # likelier mistake than a forgotten 'experiment', and its message names the closest.
+    errors = sorted(
+        validator.iter_errors(filled),
+        key=lambda e: ([str(p) for p in e.absolute_path], e.validator == "required"),
+    )
     if errors:
         raise _config_error(errors[0], prefix=definition or "")
     return filled

@@ -77,6 +77,9 @@ class CVSpec:
     n_splits: int = N_FOLDS
     column: str | None = None
     test: tuple[str, ...] = ()
+    group: str | None = None
+    """A column of groups (e.g. the recording a segment was cut from) kept within one
+    fold: k-fold schemes only. In a job's JSON only where set (see :meth:`TaskSpec.to_json`)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class TaskSpec:
         """The task as the rules pass it to a job (``--task``); :func:`task_spec` reads it."""
         data = asdict(self)
         data["reference"] = data.pop("published_score")  # the key jobs have always had
+        if data["cv"]["group"] is None:
+            del data["cv"]["group"]  # absent where unset: existing cells keep their parameter
         return json.dumps(data, sort_keys=True)
 
 
@@ -166,11 +171,11 @@ def expand_combos(
 def _cv_spec(raw: Mapping[str, Any], where: str) -> CVSpec:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where} is not a mapping", "give at least its scheme")
-    unknown = sorted(set(raw) - {"scheme", "n_splits", "column", "test"})
+    unknown = sorted(set(raw) - {"scheme", "n_splits", "column", "test", "group"})
     if unknown:
         raise ConfigError(
             f"{where} has unknown key(s) {', '.join(map(repr, unknown))}",
-            "its keys are: scheme, n_splits, column, test",
+            "its keys are: scheme, n_splits, column, test, group",
         )
     scheme = raw.get("scheme")
     if scheme not in CV_SCHEMES:
@@ -185,11 +190,18 @@ def _cv_spec(raw: Mapping[str, Any], where: str) -> CVSpec:
         raise ConfigError(
             f"{where}.n_splits is {raw['n_splits']!r}", "give a whole number of folds"
         ) from None
+    group = raw.get("group")
+    if group is not None and scheme not in ("stratified_kfold", "kfold"):
+        raise ConfigError(
+            f"{where}.group is set, but {scheme} does not take groups",
+            "use stratified_kfold or kfold with groups (or give the folds as a column)",
+        )
     return CVSpec(
         scheme=scheme,
         n_splits=n_splits,
         column=raw.get("column"),
         test=tuple(str(v) for v in raw.get("test", ())),
+        group=None if group is None else str(group),
     )
 
 

@@ -17,7 +17,7 @@ input is tiled to 29 s on reading (:meth:`PreparedDataset.convnet_input`).
 
 from __future__ import annotations
 
-import shutil
+import io
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,25 +73,27 @@ def prepare_audio(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lengths: list[int] = []
-    raw = out_dir / f".{AUDIO_FILE}.raw"
-    try:
-        with atomic_path(out_dir / AUDIO_FILE) as tmp_npy:
-            with raw.open("wb") as sink:
-                signals = _decode_in_order(paths, sr, duration, threads)
-                for signal in tqdm(signals, total=len(paths), desc="prepare", disable=not progress):
-                    pcm = np.clip(np.round(signal * INT16_SCALE), -32768, 32767).astype("<i2")
-                    sink.write(pcm.tobytes())
-                    lengths.append(pcm.size)
-            _raw_to_npy(raw, tmp_npy, sum(lengths))
-            prepared = manifest.copy()
-            prepared["path"] = [str(p) for p in paths]
-            prepared["n_samples"] = lengths
-            prepared["offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            prepared["duration"] = np.asarray(lengths) / sr
-            with atomic_path(out_dir / MANIFEST_FILE) as tmp_csv:
-                prepared.to_csv(tmp_csv, index=False)
-    finally:
-        raw.unlink(missing_ok=True)
+    with atomic_path(out_dir / AUDIO_FILE) as tmp_npy:
+        # Written once, in place: the samples stream into the .npy after a header sized
+        # for any length, which is rewritten with the true length at the end (a raw file
+        # copied into the .npy afterwards needed twice the store's size on disk).
+        with tmp_npy.open("wb") as sink:
+            header = _npy_header(0)
+            sink.write(header)
+            signals = _decode_in_order(paths, sr, duration, threads)
+            for signal in tqdm(signals, total=len(paths), desc="prepare", disable=not progress):
+                pcm = np.clip(np.round(signal * INT16_SCALE), -32768, 32767).astype("<i2")
+                sink.write(pcm.tobytes())
+                lengths.append(pcm.size)
+            sink.seek(0)
+            sink.write(_npy_header(sum(lengths), len(header)))
+        prepared = manifest.copy()
+        prepared["path"] = [str(p) for p in paths]
+        prepared["n_samples"] = lengths
+        prepared["offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        prepared["duration"] = np.asarray(lengths) / sr
+        with atomic_path(out_dir / MANIFEST_FILE) as tmp_csv:
+            prepared.to_csv(tmp_csv, index=False)
     return out_dir / MANIFEST_FILE
 
 
@@ -115,13 +117,21 @@ def _decode_in_order(
             yield pending.popleft().result()
 
 
-def _raw_to_npy(raw: Path, npy: Path, n: int) -> None:
-    """Wrap a raw little-endian int16 file in an ``.npy`` header, streaming the data."""
-    with npy.open("wb") as out, raw.open("rb") as src:
-        np.lib.format.write_array_header_1_0(
-            out, {"descr": "<i2", "fortran_order": False, "shape": (n,)}
-        )
-        shutil.copyfileobj(src, out, length=16 << 20)
+NPY_HEADER_BYTES = 128
+"""An .npy (format 1.0) header of a 1-D int16 array of any length up to 10**19 samples:
+the header text is padded to a multiple of 64 bytes, and every such length gives 128."""
+
+
+def _npy_header(n: int, size: int = NPY_HEADER_BYTES) -> bytes:
+    """The .npy header of ``n`` int16 samples, exactly ``size`` bytes long."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<i2", "fortran_order": False, "shape": (n,)}
+    )
+    header = buffer.getvalue()
+    if len(header) != size:
+        raise ValueError(f"an .npy header of {n} samples is {len(header)} bytes, not {size}")
+    return header
 
 
 class PreparedDataset:

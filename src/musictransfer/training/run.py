@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 import warnings
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,15 @@ def _run_fingerprint(cfg: TrainingSettings, data: TaggingDataModule) -> dict[str
     }
 
 
+def _whole_archive(path: Path) -> bool:
+    """Whether a checkpoint (a zip archive, as ``torch.save`` writes) is whole: CRCs checked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return False
+
+
 def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path | None:
     """``last.ckpt`` if it belongs to this very run; otherwise clear stale checkpoints.
 
@@ -142,16 +152,20 @@ def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> 
     record = checkpoint_dir / "run.json"
     last = checkpoint_dir / LAST_CHECKPOINT
     same = record.is_file() and json.loads(record.read_text()) == fingerprint
-    if last.is_file() and same:
+    if last.is_file() and same and _whole_archive(last):
         log.info("resuming from %s", last)
         return last
     stale = sorted(checkpoint_dir.glob("*.ckpt"))
-    if stale:
+    if stale and same and last.is_file():
+        # Written by rename, so only a damaged disk or a hand makes one: every retry of
+        # the job would fail to load it, so the run starts afresh instead, and says so.
+        log.warning("%s is damaged or truncated: starting afresh", last)
+    elif stale:
         log.warning(
             "checkpoints in %s are from another configuration: starting afresh", checkpoint_dir
         )
-        for path in stale:
-            path.unlink()
+    for path in stale:
+        path.unlink()
     write_json(record, fingerprint)
     return None
 

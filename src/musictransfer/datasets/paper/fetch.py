@@ -193,6 +193,6 @@ def _download(
         path,
         destination,
         mirror,
-        mirror_key=f"the config key 'mirror' (or {MIRROR_ENV})",
+        mirror_key=f"--mirror (the config key 'mirror'; or {MIRROR_ENV})",
         layout="data_csv/, data_feats/, weights/, result_transfer/",
     )
