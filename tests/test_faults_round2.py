@@ -343,3 +343,15 @@ def test_a_long_legal_output_name(tmp_path):
     out = tmp_path / ("x" * 245 + ".json")
     write_json(out, {"a": 1})
     assert json.loads(out.read_text()) == {"a": 1}
+
+
+def test_an_accuracy_band_stays_within_0_and_1():
+    from musictransfer.protocols_report import cv_row
+
+    cell = fake_cell("t", "random", "1", 0.95, folds=[0.87, 1.0, 0.98])
+    row = cv_row(cell)
+    assert row["ci_high"] == 1.0 and row["ci_low"] > 0.87 - 0.1
+    assert "cut to [0, 1]" in row["interval"]
+    regression = cv_row({**fake_cell("t", "random", "1", 0.95, folds=[0.87, 1.0, 0.98]),
+                         "metric": "r2"})  # fmt: skip
+    assert regression["ci_high"] == 1.0 and "cut at 1" in regression["interval"]  # r2 <= 1

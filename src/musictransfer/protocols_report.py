@@ -61,13 +61,21 @@ def cv_row(cell: Mapping[str, Any]) -> dict[str, Any]:
 
     ``ci_low`` / ``ci_high`` are the mean minus / plus one standard deviation over folds
     (``interval`` says so), which describes how the score moves with the fold, not a
-    confidence interval; with a single fold (Jamendo's predefined split) they are the
-    score itself.
+    confidence interval; the band is cut at the metric's bounds (an accuracy's [0, 1], an
+    r2's upper 1; ``interval`` says so too);
+    with a single fold (Jamendo's predefined split) they are the score itself.
     """
     folds = cell.get("fold_scores") or [cell["score"]]
     spread = fold_spread(folds)
     std = spread.std
     low, high = (spread.mean - std, spread.mean + std) if std is not None else (math.nan,) * 2
+    clipped = ""
+    floor = 0.0 if str(cell["metric"]) == "accuracy" else -math.inf
+    if std is not None and (low < floor or high > 1):
+        # A band past 1.0 (0.95 +- 0.065) reads as a score above 1: cut at the bounds the
+        # metric has (an accuracy's [0, 1], an r2's 1 from above), and say so.
+        low, high = max(low, floor), min(high, 1.0)
+        clipped = ", cut to [0, 1]" if floor == 0 else ", cut at 1"
     return {
         "task": str(cell["task"]),
         "extractor": str(cell["extractor"]),
@@ -78,7 +86,7 @@ def cv_row(cell: Mapping[str, Any]) -> dict[str, Any]:
         "score": float(cell["score"]),
         "ci_low": low,
         "ci_high": high,
-        "interval": f"fold mean +- std over {spread.n} folds (min {spread.min:.3f}, "
+        "interval": f"fold mean +- std over {spread.n} folds{clipped} (min {spread.min:.3f}, "
         f"max {spread.max:.3f})"
         if std is not None
         else "one split: no spread",
