@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from musictransfer._typing import PathLike
 from musictransfer.config import TaskSpec, task_spec
 from musictransfer.datasets.manifest import read_manifest
@@ -23,7 +25,6 @@ from musictransfer.outputs import write_json
 from musictransfer.taskdata import check_task, task_targets
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,10 @@ def feature_inputs(convnet: PathLike | None, mfcc: PathLike | None) -> list[dict
         if path is None:
             continue
         record: dict[str, Any] = {"role": role, "sha256": file_hash(path)}
-        fs = load_feature_set(path)
-        record["extractor"] = fs.extractor
-        if "representation" in fs.info:
-            record["representation"] = fs.info["representation"]
+        # Only the small arrays: the features were loaded (and checked) by load_cell.
+        with np.load(path, allow_pickle=False) as data:
+            record["extractor"] = str(data["extractor"]) if "extractor" in data.files else ""
+            if "representation" in data.files:
+                record["representation"] = json.loads(str(data["representation"]))
         records.append(record)
     return records
