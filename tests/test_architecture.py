@@ -72,6 +72,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "musictransfer.folds",
             "musictransfer.taskdata",
             "musictransfer.imported_features",  # features computed elsewhere, checked
+            "musictransfer.clip_sources",  # a representation's clips: decoded, or read from a store
         ),
     ),
     (

@@ -416,7 +416,8 @@ def test_a_hear_module_needs_audio():
 
 @pytest.mark.parametrize("leaks", [False, True])
 def test_extraction_measures_whether_a_clip_depends_on_its_batch(tmp_path, manifest, leaks):
-    from musictransfer.representations import clips_of, extract_representation
+    from musictransfer.clip_sources import clips_of
+    from musictransfer.representations import extract_representation
 
     pytest.importorskip("torch")
     import sys

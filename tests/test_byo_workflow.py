@@ -3,13 +3,18 @@
 One small experiment of the user's kind, run end to end by Snakemake: its cells equal
 plain scikit-learn on the same features, record what made them, get probes and paired
 tests beside the paper's random convnet and MFCC, and a change to one representation's
-options reruns that representation's jobs only.
+options reruns that representation's jobs only. The checkout, the results, the data and
+the mirror of the authors' files all live under paths with spaces, quotes and Unicode:
+every path a rule's shell command takes must reach it whole.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -24,17 +29,20 @@ from test_workflow import snakemake
 pytestmark = pytest.mark.slow
 
 
-def byo_config(tmp_path, audio, labels, features, toy_options=None):
-    toy = {"hear": "hear_toy", "layers": ["frames", "second"], "batch_size": 4}
+def byo_config(tmp_path, audio, labels, features, mirror, toy_options=None):
+    toy = {"hear": "hear_toy", "layers": ["frames", "second"], "batch_size": 4,
+           "sample_rate": 16000}  # fmt: skip
     if toy_options:
         toy["options"] = toy_options
     return {
         "experiment": "mine",
         "results": str(tmp_path / "results"),
+        "mirror": str(mirror),
         "representations": {"toy": toy, "precomputed": {"features": str(features)}},
         "experiments": {"mine": {
             "datasets": {"my_set": {"audio_dir": str(audio), "labels": str(labels)}},
-            "extractors": {"random": ["12345", "mfcc"], "toy": ["all"], "precomputed": ["all"]},
+            "extractors": {"random": ["12345", "mfcc"], "toy": ["all"], "precomputed": ["all"],
+                           "choi2017-reference": ["12345"]},
             "tasks": {"kind": {"dataset": "my_set", "type": "classification", "target": "kind",
                                "cv": {"scheme": "predefined_folds", "column": "fold"}}},
             "protocols": {"tasks": {"kind": {"split": "column", "column": "part"}},
@@ -43,9 +51,25 @@ def byo_config(tmp_path, audio, labels, features, toy_options=None):
     }  # fmt: skip
 
 
+def checkout_copy(repo, where):
+    """The repository's files (tracked, and new ones not ignored) copied to ``where``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo, check=True,
+        capture_output=True, text=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (repo / name).is_file():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / name, where / name)
+    return where
+
+
 @pytest.fixture(scope="module")
-def byo_run(repo, tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("byo dir é")  # spaces and Unicode in every path
+def byo_run(repo, shared_paper, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp('byo it\'s "odd" é')  # spaces, quotes, Unicode
+    checkout = checkout_copy(repo, tmp_path / "check out 'q' é")
+    mirror = tmp_path / 'mirror "m" é'
+    mirror.symlink_to(shared_paper, target_is_directory=True)
     audio, labels = make_folder(tmp_path, n=24)
     frame = pd.read_csv(labels)
     frame["part"] = frame["fold"].map({0: "train", 1: "train", 2: "valid", 3: "test"})
@@ -60,35 +84,51 @@ def byo_run(repo, tmp_path_factory):
     config = tmp_path / "config.yaml"
     config.write_text(
         yaml.safe_dump(
-            byo_config(tmp_path, audio, labels, tmp_path / "pre computed.npz"), sort_keys=False
+            byo_config(tmp_path, audio, labels, tmp_path / "pre computed.npz", mirror),
+            sort_keys=False,
         )
     )
     env_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(repo / "tests")  # hear_toy, importable in the jobs
     try:
-        snakemake(repo, "--configfile", str(config))
+        snakemake(checkout, "--configfile", str(config))
     finally:
         if env_path is None:
             os.environ.pop("PYTHONPATH")
         else:
             os.environ["PYTHONPATH"] = env_path
-    return tmp_path, config, tmp_path / "results" / "mine", frame, ids, X
+    return tmp_path, config, tmp_path / "results" / "mine", frame, ids, X, checkout, mirror
 
 
 def test_cells_of_every_representation_and_combination(byo_run):
-    *_, root, _, ids, _ = byo_run
+    root, ids = byo_run[2], byo_run[4]
     scores = pd.read_csv(root / "tables" / "scores.csv")
     paper = scores[scores["reading"] == "paper"]
     cells = set(zip(paper["extractor"], paper["combo"], strict=True))
     assert cells == {("random", "12345"), ("random", "mfcc"), ("toy", "scene"), ("toy", "1"),
-                     ("toy", "2"), ("toy", "12"), ("precomputed", "scene")}  # fmt: skip
+                     ("toy", "2"), ("toy", "12"), ("precomputed", "scene"),
+                     ("choi2017-reference", "12345")}  # fmt: skip
     toy = load_feature_set(root / "features" / "toy" / "my_set.npz")
     assert toy.layer_names == ["frames", "second"] and toy.scene.shape == (24, 16)
     assert toy.ids.tolist() == ids  # the manifest's ids: paths without the extension
 
 
+def test_paths_with_spaces_quotes_and_unicode_reach_the_rules_whole(byo_run):
+    tmp_path, root, mirror = byo_run[0], byo_run[2], byo_run[7]
+    # An unquoted `> {log}` would have written to a file named by the path's first word.
+    assert not list(tmp_path.parent.glob("byo")) and not (tmp_path / "check").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["audio", "check out 'q' é", "config.yaml", "labels.csv", mirror.name,
+         "pre computed.npz", "results"]
+    )  # fmt: skip
+    cell = json.loads((root / "scores" / "kind" / "choi2017-reference" / "12345.json").read_text())
+    assert np.isfinite(cell["score"])
+    logs = " ".join(p.read_text() for p in (root / "logs").rglob("*.log"))
+    assert str(mirror) in logs  # the authors' weights came from the mirror
+
+
 def test_cells_equal_plain_sklearn_and_say_what_made_them(byo_run):
-    *_, root, frame, _, X = byo_run
+    root, frame, X = byo_run[2], byo_run[3], byo_run[5]
     y, groups = frame["kind"].to_numpy(), frame["fold"].to_numpy()
     pre = json.loads((root / "scores" / "kind" / "precomputed" / "scene.json").read_text())
     assert abs(pre["score"] - plain_sklearn(X, y, LeaveOneGroupOut(), groups).best_score_) < 1e-6
@@ -103,7 +143,7 @@ def test_cells_equal_plain_sklearn_and_say_what_made_them(byo_run):
 
 
 def test_probes_and_paired_tests_compare_with_the_first_extractor_and_mfcc(byo_run):
-    *_, root, _, _, _ = byo_run
+    root = byo_run[2]
     paired = pd.read_csv(root / "tables" / "protocols_paired.csv")
     toy = paired[paired["extractor"] == "toy"]
     assert set(toy["baseline"]) == {"mfcc", "random 12345"}
@@ -115,16 +155,38 @@ def test_probes_and_paired_tests_compare_with_the_first_extractor_and_mfcc(byo_r
     assert "HEAR module `hear_toy`" in toy_row and "4 clips alone vs in one call" in toy_row
 
 
-def test_a_new_option_reruns_that_representation_only(repo, byo_run):
-    tmp_path, config, *_ = byo_run
+def test_a_new_option_reruns_that_representation_only(byo_run):
+    tmp_path, config, *_, checkout, mirror = byo_run
     audio, labels = tmp_path / "audio", tmp_path / "labels.csv"
     changed = byo_config(
-        tmp_path, audio, labels, tmp_path / "pre computed.npz", {"output": "numpy"}
+        tmp_path, audio, labels, tmp_path / "pre computed.npz", mirror, {"output": "numpy"}
     )
     config.write_text(yaml.safe_dump(changed, sort_keys=False))
-    out = snakemake(repo, "-n", "--configfile", str(config))
-    jobs = [line for line in out.stdout.splitlines() if "output:" in line]
+    out = snakemake(checkout, "-n", "--configfile", str(config))
+    jobs = [line for line in out.stdout.splitlines() if line.strip().startswith("output:")]
     outputs = " ".join(jobs)
     assert "features/toy/my_set.npz" in outputs
     assert "scores/kind/toy/" in outputs
     assert "precomputed" not in outputs and "/random/" not in outputs, jobs
+    assert "choi2017" not in outputs and "decoded" not in outputs, jobs
+
+
+def test_one_decoding_per_rate_for_every_representation_of_that_rate(byo_run):
+    tmp_path, _, *_, checkout, mirror = byo_run
+    config = byo_config(tmp_path, tmp_path / "audio", tmp_path / "labels.csv",
+                        tmp_path / "pre computed.npz", mirror)  # fmt: skip
+    toy = config["representations"]["toy"]
+    config["representations"]["toy2"] = toy | {"options": {"scene_embedding_size": 8}}
+    config["representations"]["toy3"] = toy | {"sample_rate": 22050,
+                                               "options": {"sample_rate": 22050}}  # fmt: skip
+    config["experiments"]["mine"]["extractors"] |= {"toy2": ["scene"], "toy3": ["scene"]}
+    config["results"] = str(tmp_path / "other results")
+    path = tmp_path / "rates.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        out = snakemake(checkout, "-n", "--configfile", str(path))
+    finally:
+        path.unlink()
+    decoded = re.findall(r"decoded/my_set/(\d+)hz/manifest.csv", out.stdout)
+    assert sorted(set(decoded)) == ["16000", "22050"]
+    assert out.stdout.count("rule decode_audio:") == 2

@@ -63,6 +63,31 @@ def evaluate(manifest, features, combo, out, *extra):
                  *extra])  # fmt: skip
 
 
+@pytest.mark.parametrize("scheme", ["stratified_kfold", "kfold"])
+@pytest.mark.fault(
+    item=6,
+    case="grouped folds whose training side holds one class (every clip of the other class "
+    "in one group)",
+    outcome="exit 2 naming the fold and its groups, with either method (was a score from the "
+    "fast grid, a traceback from scikit-learn)",
+)
+def test_a_fold_that_trains_on_one_class(tmp_path, capsys, scheme):
+    manifest, features = cell_files(tmp_path, np.random.default_rng(0).standard_normal((20, 160)))
+    frame = pd.read_csv(manifest)
+    frame["label"] = ["b"] * 4 + ["a"] * 16
+    frame["recording"] = ["p"] * 10 + ["q"] * 5 + ["r"] * 5
+    frame.to_csv(manifest, index=False)
+    task = json.loads(TASK_JSON) | {"cv": {"scheme": scheme, "n_splits": 3, "group": "recording"}}
+    for method in ("fast", "sklearn"):
+        out = tmp_path / f"{method}.json"
+        assert main(["evaluate", "--task", json.dumps(task), "--extractor", "random",
+                     "--combo", "1", "--manifest", str(manifest), "--features", str(features),
+                     "-o", str(out), "--method", method]) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert "of 3 (testing 'p') has one class only ('a')" in err
+        assert err.count("\n") == 2 and not out.exists()
+
+
 @pytest.mark.parametrize(
     ("combo", "message"),
     [
@@ -207,11 +232,20 @@ def test_a_truncated_ogg_file_is_refused(shared_audio, tmp_path, cut):
         pytest.param(lambda sr: 0.5 * np.sin(np.arange(sr // 100)), "lasts 10 ms", id="10ms"),
         pytest.param(lambda sr: np.array([0.5]), "lasts 0.0625 ms", id="one-sample"),
         pytest.param(lambda sr: np.full(sr, 0.25), "is constant (a DC offset of 0.25)", id="dc"),
+        pytest.param(
+            lambda sr: np.eye(1, 30 * sr, 15 * sr)[0] * 0.9, "sounds for 0.0625 ms", id="one-click"
+        ),
+        pytest.param(
+            lambda sr: np.concatenate([np.zeros(sr), np.full(sr // 200, 0.5), np.zeros(sr)]),
+            "sounds for 5 ms",
+            id="burst",
+        ),
     ],
 )
 @pytest.mark.fault(
     item=9,
-    case="a clip of 10 ms or one sample, or a constant (DC) file",
+    case="a clip of 10 ms or one sample, a constant (DC) file, or silence around a single "
+    "click or a burst shorter than one analysis window",
     outcome="a warning naming the file (extract, prepare), exit 2 for tag (was confident "
     "tags: 'experimental 0.38')",
 )

@@ -21,7 +21,7 @@ import soxr
 import torch
 
 import hear_toy
-from musictransfer import representations
+from musictransfer import clip_sources
 from musictransfer.audio import load_audio
 from musictransfer.cli import main
 from musictransfer.errors import ConfigError
@@ -92,7 +92,7 @@ def test_extract_of_whole_clips_at_any_rate(tmp_path, capsys):
 def test_equal_lengths_share_a_batch_and_rows_follow_the_inputs(clips, monkeypatch, max_waiting):
     """Batches of 2 of equal length, or one clip at a time when no memory may wait."""
     if max_waiting is not None:
-        monkeypatch.setattr(representations, "MAX_WAITING_SAMPLES", max_waiting)
+        monkeypatch.setattr(clip_sources, "MAX_WAITING_SAMPLES", max_waiting)
     files = [*clips, clips[0].with_name("c4.wav")]
     _write(files[4], 1, 16000, 700)  # lengths 1, 2, 1, 2, 1 s
     rep = load_representation("hear_toy")
@@ -268,3 +268,37 @@ def test_the_authors_network_as_a_hear_module_gives_the_packages_feature(
             np.testing.assert_allclose(a["features"], b["features"], atol=rtol * scale)
             layers = np.hstack([a[f"layer_{k}"] for k in "12345"])
             np.testing.assert_allclose(layers, a["features"], atol=1e-5 * scale)
+
+
+def _manifest(tmp_path: Path, files: list[Path]) -> Path:
+    rows = "\n".join(f"{f.stem},{f.name}" for f in files)
+    (tmp_path / "m.csv").write_text(f"id,path\n{rows}\n")
+    return tmp_path / "m.csv"
+
+
+def test_a_dataset_decoded_once_gives_the_same_features_as_each_job_decoding(tmp_path, capsys):
+    """`prepare --whole` at the module's rate, then `extract --decoded`: identical numbers."""
+    files = [_write(tmp_path / f"d{k}.wav", 1.5 + k / 3, 22050, 300 + 50 * k) for k in range(3)]
+    manifest = _manifest(tmp_path, files)
+    assert main(["prepare", str(manifest), "--out-dir", str(tmp_path / "16k"),
+                 "--sample-rate", "16000", "--whole"]) == 0  # fmt: skip
+    common = ["extract", "--representation", "hear_toy", "--features-of", str(manifest)]
+    assert main([*common, "-o", str(tmp_path / "own.npz")]) == 0
+    assert (
+        main([*common, "--decoded", str(tmp_path / "16k"), "-o", str(tmp_path / "shared.npz")]) == 0
+    )
+    with np.load(tmp_path / "own.npz") as own, np.load(tmp_path / "shared.npz") as shared:
+        assert own["features"].shape == (3, 16)
+        assert np.array_equal(own["features"], shared["features"])
+        assert np.array_equal(own["layer_frames"], shared["layer_frames"])
+    # A store at another rate, or of other clips, never reaches the module.
+    slow = [*common, "--options", '{"sample_rate": 22050}', "--decoded", str(tmp_path / "16k")]
+    assert main([*slow, "-o", str(tmp_path / "x.npz")]) == 2
+    assert "hear_toy runs at 22050 Hz, but the decoded audio" in capsys.readouterr().err
+    other = _manifest(tmp_path, files[::-1])
+    args = ["extract", "--representation", "hear_toy", "--features-of", str(other)]
+    assert main([*args, "--decoded", str(tmp_path / "16k"), "-o", str(tmp_path / "x.npz")]) == 2
+    assert "does not hold the clips asked for (first difference at row 1 of 3)" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "x.npz").exists()

@@ -1,10 +1,12 @@
 """The SLURM profile, run for real against a single-node SLURM cluster on this machine.
 
-A reduced part of the workflow that needs no training (prepare_audio, extract_mfcc and
-three `evaluate` cells with the MFCC baseline) runs twice: locally with the default
-profile, and through ``profiles/slurm`` with the SLURM executor plugin against
-a cluster started by :mod:`slurm_helpers`. The score files must agree, and every job of
-the second run must have gone through ``sbatch`` (the plugin keeps one log per SLURM job).
+A reduced part of the workflow that needs no training (prepare_audio, extract_mfcc, a
+HEAR module brought by the user: decode_audio and extract_representation, and six
+`evaluate` cells, three with the MFCC baseline and three with the module) runs twice:
+locally with the default profile, and through ``profiles/slurm`` with the SLURM executor
+plugin against a cluster started by :mod:`slurm_helpers`. The score files must agree, and
+every job of the second run must have gone through ``sbatch`` (the plugin keeps one log
+per SLURM job).
 
 The raw datasets are WAV files with a manifest written by the test itself, placed
 where `generate_demo` would write them, so the run does not depend on the demo
@@ -58,7 +60,7 @@ TASKS = {
 
 
 def tiny_config() -> dict:
-    """A tiny experiment: two datasets of WAVs, three MFCC cells, no convnet."""
+    """A tiny experiment: two datasets of WAVs, MFCC and a HEAR module's cells, no convnet."""
     tasks = {
         name: {
             **spec,
@@ -71,11 +73,13 @@ def tiny_config() -> dict:
     }
     return {
         "experiment": EXPERIMENT,
+        # tests/hear_toy.py, on the jobs' PYTHONPATH (SLURM passes the environment on).
+        "representations": {"toy": {"hear": "hear_toy", "sample_rate": 16000}},
         "experiments": {
             EXPERIMENT: {
                 "description": "SLURM test: WAVs written by tests/test_slurm.py",
                 "demo": {"seed": 0, "n_clips": DATASETS},
-                "extractors": {"random": ["mfcc"]},
+                "extractors": {"random": ["mfcc"], "toy": ["scene"]},
                 "tasks": tasks,
             }
         },
@@ -106,7 +110,11 @@ def prepare_results(results: Path) -> list[str]:
     root = results / EXPERIMENT
     for k, (name, n) in enumerate(DATASETS.items()):
         write_dataset(root / "raw" / name, name, n, seed=k)
-    return [str(root / "scores" / task / "random" / "mfcc.json") for task in TASKS]
+    return [
+        str(root / "scores" / task / extractor)
+        for task in TASKS
+        for extractor in ("random/mfcc.json", "toy/scene.json")
+    ]
 
 
 def run_snakemake(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -127,7 +135,7 @@ def scores(paths: list[str]) -> dict[str, dict]:
     for path in paths:
         data = json.loads(Path(path).read_text())
         data.pop("fit_time_s")
-        out[Path(path).parent.parent.name] = data
+        out[f"{Path(path).parent.parent.name}/{Path(path).parent.name}"] = data
     return out
 
 
@@ -236,7 +244,11 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
     config.write_text(yaml.safe_dump(tiny_config()))
     local_targets = prepare_results(tmp_path / "local")
     slurm_targets = prepare_results(tmp_path / "slurm")
-    env = {**os.environ, "PATH": f"{PY_BIN}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{PY_BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(repo / "tests"),  # hear_toy
+    }
 
     common = ["--configfile", str(config), "--nolock"]
     # Targets first: --config takes every value after it.
@@ -249,7 +261,8 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
     logdir = tmp_path / "slurm_logs"
     with single_node_slurm(cpus=8) as cluster:
         out = run_snakemake(
-            repo, {**cluster.env, "PATH": f"{PY_BIN}{os.pathsep}{cluster.env['PATH']}"},
+            repo, {**cluster.env, "PATH": f"{PY_BIN}{os.pathsep}{cluster.env['PATH']}",
+                   "PYTHONPATH": str(repo / "tests")},
             *slurm_targets, "--workflow-profile", str(profile), *common,
             "--slurm-logdir", str(logdir), "--config", f"results={tmp_path / 'slurm'}",
         )  # fmt: skip
@@ -257,7 +270,8 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
         ctld_log = (cluster.root / "slurmctld.log").read_text()
 
     # Every job of the run went through sbatch: one plugin log per SLURM job ...
-    expected_jobs = {"prepare_audio": 2, "extract_mfcc": 2, "evaluate": 3}
+    expected_jobs = {"prepare_audio": 2, "extract_mfcc": 2, "decode_audio": 2,
+                     "extract_representation": 2, "evaluate": 6}  # fmt: skip
     for rule, n in expected_jobs.items():
         logs = list((logdir / f"rule_{rule}").rglob("*.log"))
         assert len(logs) == n, (rule, logs, out.stderr[-3000:])
@@ -273,7 +287,7 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
 
     # The same scores as the local run (fit times aside).
     local, slurm = scores(local_targets), scores(slurm_targets)
-    assert set(local) == set(TASKS)
+    assert set(local) == {f"{task}/{e}" for task in TASKS for e in ("random", "toy")}
     assert slurm == local
     for name in DATASETS:
         a = np.load(tmp_path / "local" / EXPERIMENT / "features" / "mfcc" / f"{name}.npz")

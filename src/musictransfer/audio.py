@@ -21,8 +21,9 @@ look fine but mean little (docs/audio.md):
   wave. Lossy codecs (MP3, Vorbis) overshoot full scale by a few percent in normal
   decoding, so they are left as they are, as librosa leaves them.
 * Silence (every sample within one 16-bit step of zero, :data:`SILENCE_PEAK`), a
-  constant signal (a DC offset) and a clip shorter than one STFT window
-  (:data:`MIN_SECONDS`: 10 ms, one sample): their features are legitimate, but any tag
+  constant signal (a DC offset), a clip shorter than one STFT window
+  (:data:`MIN_SECONDS`: 10 ms, one sample) and a click or burst in silence (sound for less
+  than one window): their features are legitimate, but any tag
   of them is meaningless, so each is a warning, or an error for ``musictransfer tag``
   (``silence="error"``).
 
@@ -251,6 +252,13 @@ def load_audio(
     elif span <= 2 * SILENCE_PEAK:
         what = f"audio file {path} is constant (a DC offset of {float(np.mean(data)):.3g})"
         kind, meaning = "constant", "a constant signal"
+    elif (sounding := _sounding_seconds(data, native_sr)) < MIN_SECONDS:
+        what = (
+            f"audio file {path} sounds for {sounding * 1000:.3g} ms of its "
+            f"{seconds:.3g} s, less than one {MIN_SECONDS * 1000:.0f} ms analysis window "
+            "(a click or a burst in silence)"
+        )
+        kind, meaning = "click", "a click in silence"
     if what is not None:
         if silence == "error":
             raise AudioError(
@@ -261,6 +269,17 @@ def load_audio(
     if clip:
         out = np.clip(out, -1.0, 1.0)
     return out
+
+
+def _sounding_seconds(data: np.ndarray, sr: int) -> float:
+    """Seconds from the first to the last sample above silence, in any channel.
+
+    A single click in silence is neither silent nor short by length, but the network
+    sees one impulse response, whatever its window: as meaningless to tag as a clip of
+    one sample.
+    """
+    loud = np.flatnonzero(np.abs(data).max(axis=1) > SILENCE_PEAK)
+    return (loud[-1] - loud[0] + 1) / sr if loud.size else 0.0
 
 
 def resample(signal: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -12,6 +12,7 @@ with the configuration, so that fetching a file needs no YAML or schema library.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -20,6 +21,9 @@ from typing import Any
 
 from musictransfer._typing import PathLike
 from musictransfer.errors import ConfigError, DownloadError
+
+log = logging.getLogger(__name__)
+
 
 DOWNLOAD_RETRIES = 3
 """Extra attempts after a failed download (network errors, truncated transfers); pooch
@@ -127,12 +131,15 @@ def place_verified(
     if local is not None:
         with atomic_path(out) as tmp:
             shutil.copyfile(local, tmp)
+        log.info("%s: copied from the mirror's %s (SHA-256 verified)", out, local)
         return out
     if out.is_file() and file_hash(out) == expected:
+        log.info("%s: already there (SHA-256 verified)", out)
         return out
     staging = out.parent / f".{out.name}.download"
     try:
         os.replace(download(staging), out)
+        log.info("%s: downloaded (SHA-256 verified)", out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out

@@ -55,6 +55,18 @@ class Layout:
         """A prepared dataset's audio (:data:`AUDIO_FILE`)."""
         return self._at("prepared", dataset, AUDIO_FILE)
 
+    def decoded_dir(self, dataset: str, rate: str) -> str:
+        """A dataset decoded whole at ``rate`` Hz, float32, for the representations of that rate."""
+        return self._at("decoded", dataset, f"{rate}hz")
+
+    def decoded_manifest(self, dataset: str, rate: str) -> str:
+        """A decoded dataset's manifest (ids, offsets, lengths, ``sample_rate``)."""
+        return self._at("decoded", dataset, f"{rate}hz", MANIFEST_FILE)
+
+    def decoded_audio(self, dataset: str, rate: str) -> str:
+        """A decoded dataset's samples (:data:`AUDIO_FILE`, float32)."""
+        return self._at("decoded", dataset, f"{rate}hz", AUDIO_FILE)
+
     def released_labels(self, dataset: str) -> str:
         """The labels manifest of the authors' released features (import_paper_features)."""
         return self._at("labels", f"{dataset}.csv")

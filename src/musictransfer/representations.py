@@ -43,7 +43,7 @@ import logging
 import re
 import sys
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ import numpy as np
 from tqdm import tqdm
 
 from musictransfer._typing import PathLike
-from musictransfer.audio import load_audio
+from musictransfer.clip_sources import decoded_reader, file_ids, length_batches
 from musictransfer.errors import ConfigError, MusicTransferError
 from musictransfer.featurefile import save_features
 from musictransfer.fetching import file_hash
@@ -65,10 +65,6 @@ REQUIRED = ("load_model", "get_scene_embeddings")
 """The functions a module must have; HEAR's ``get_timestamp_embeddings`` is not used."""
 
 LAYER_FUNCTION = "get_layer_embeddings"
-
-MAX_WAITING_SAMPLES = 2**25
-"""Decoded samples (128 MB of float32) that may wait for a clip of the same length
-before every waiting group is run as it is: files of many lengths need no more memory."""
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _LAYER_NAME = re.compile(r"\w[\w.-]*")  # stored as the array ``layer_<name>`` of a .npz
@@ -200,32 +196,13 @@ def _positive_int(model: object, attribute: str, module: str) -> int:
     return number
 
 
-def file_ids(paths: Sequence[PathLike]) -> list[str]:
-    """The ids of files' rows: the paths as given, as ``extract --model`` stores them.
-
-    Raises
-    ------
-    MusicTransferError
-        If a path is given twice: two rows of one id could not be told apart.
-    """
-    ids = [str(p) for p in paths]
-    first: dict[str, int] = {}
-    for k, id_ in enumerate(ids):
-        if id_ in first:
-            raise MusicTransferError(
-                f"{id_} is given twice (inputs {first[id_] + 1} and {k + 1})",
-                "give each audio file once",
-            )
-        first[id_] = k
-    return ids
-
-
 def embed_files(
     rep: Representation,
     paths: Sequence[PathLike],
     batch_size: int = 8,
     layers: bool = False,
     progress: bool = False,
+    read: Callable[[int], np.ndarray] | None = None,
 ) -> Embeddings:
     """The scene embedding of each file (and its layers' averages, with ``layers``).
 
@@ -241,6 +218,10 @@ def embed_files(
         Also call ``get_layer_embeddings`` and average each layer over its frames.
     progress
         Show a progress bar, when standard error is a terminal.
+    read
+        The ``i``-th clip, whole, at the module's rate (a decoded store's
+        :meth:`~musictransfer.datasets.store.PreparedDataset.signal`); by default each
+        file is decoded here.
 
     Raises
     ------
@@ -261,7 +242,7 @@ def embed_files(
         total=len(paths), desc=f"embeddings {rep.name}", disable=None if progress else True
     )
     with bar, torch.no_grad() if torch else contextlib.nullcontext():
-        for index, audio in _batches(paths, rep.sample_rate, batch_size):
+        for index, audio in length_batches(paths, rep.sample_rate, batch_size, read):
             files = [paths[i] for i in index]
             tensor = _audio_tensor(rep, audio)
             scene = _call(rep, "get_scene_embeddings", tensor, files)
@@ -281,7 +262,10 @@ float32 kernels may sum in another order for another batch size (1e-6 seen on CP
 
 
 def batch_dependence(
-    rep: Representation, paths: Sequence[PathLike], emb: Embeddings
+    rep: Representation,
+    paths: Sequence[PathLike],
+    emb: Embeddings,
+    read: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Do a clip's embeddings depend on the other clips of its call? Measured, not assumed.
 
@@ -302,7 +286,10 @@ def batch_dependence(
     group = next((g for g in emb.batches if len(g) > 1), None)
     if group is None:
         return {"clips": 0, "batch": 1, "max_relative_difference": 0.0, "batch_dependent": False}
-    alone = embed_files(rep, [paths[i] for i in group], batch_size=1)
+    alone = embed_files(
+        rep, [paths[i] for i in group], batch_size=1,
+        read=None if read is None else lambda j: read(group[j]),
+    )  # fmt: skip
     together = emb.features[group]
     scale = max(float(np.max(np.abs(together))), np.finfo(np.float32).tiny)
     diff = float(np.max(np.abs(alone.features - together))) / scale
@@ -312,36 +299,6 @@ def batch_dependence(
         "max_relative_difference": diff,
         "batch_dependent": diff > BATCH_TOLERANCE,
     }
-
-
-def _batches(
-    paths: Sequence[Path], sample_rate: int, batch_size: int
-) -> Iterator[tuple[list[int], np.ndarray]]:
-    """``(indices, float32 (n, n_samples))`` of equal-length clips, whole, at ``sample_rate``.
-
-    A group is run when it is full; every waiting group (in the order of its first file)
-    when :data:`MAX_WAITING_SAMPLES` are waiting, and at the end.
-    """
-    waiting: dict[int, list[tuple[int, np.ndarray]]] = {}
-    n_waiting = 0
-
-    def run(length: int) -> tuple[list[int], np.ndarray]:
-        nonlocal n_waiting
-        group = waiting.pop(length)
-        n_waiting -= length * len(group)
-        return [i for i, _ in group], np.stack([clip for _, clip in group])
-
-    for i, path in enumerate(paths):
-        clip = load_audio(path, sr=sample_rate, duration=None)
-        waiting.setdefault(len(clip), []).append((i, clip))
-        n_waiting += len(clip)
-        if len(waiting[len(clip)]) == batch_size:
-            yield run(len(clip))
-        elif n_waiting > MAX_WAITING_SAMPLES:
-            for length in list(waiting):
-                yield run(length)
-    for length in list(waiting):
-        yield run(length)
 
 
 def _torch() -> types.ModuleType | None:
@@ -472,25 +429,6 @@ def identity(
     }
 
 
-def clips_of(table: PathLike, audio_dir: PathLike | None = None) -> tuple[list[str], list[Path]]:
-    """``(ids, paths)`` of a manifest (id, path) or of a labels file (path, relative).
-
-    A labels file's ids are its paths without the extension, relative to ``audio_dir``
-    (by default the file's folder), as for a dataset of the configuration
-    (:mod:`musictransfer.datasets.labelled_folder`).
-    """
-    from musictransfer.datasets.labelled_folder import folder_rows
-    from musictransfer.datasets.manifest import read_manifest, resolve_paths
-
-    with open(table, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    if "id" in header:
-        frame = read_manifest(table)
-        return frame["id"].astype(str).tolist(), resolve_paths(frame, table)
-    frame = folder_rows(audio_dir if audio_dir is not None else Path(table).parent, table)
-    return frame["id"].tolist(), [Path(p) for p in frame["path"]]
-
-
 def extract_representation(
     module: str,
     paths: Sequence[PathLike],
@@ -501,6 +439,7 @@ def extract_representation(
     layers: bool | Sequence[str] = True,
     progress: bool = True,
     ids: Sequence[str] | None = None,
+    decoded: PathLike | None = None,
 ) -> Embeddings:
     """``musictransfer extract --representation``: embeddings of audio files to a .npz.
 
@@ -512,6 +451,11 @@ def extract_representation(
     every layer the module has, False for none, or the names to keep, in the order
     layer combinations number them. Nothing is written if any file fails.
 
+    ``decoded`` names a store of the same clips, whole, at the module's rate
+    (``musictransfer prepare --whole``, the workflow's ``decode_audio``): the clips are
+    read from it instead of decoded again, so that the representations of one rate share
+    one decoding of the dataset. Its rate and ids must be the module's and ``ids``.
+
     Raises
     ------
     ConfigError
@@ -519,10 +463,15 @@ def extract_representation(
     """
     options = dict(options or {})
     rep = load_representation(module, model_file, options)
+    read = (
+        None
+        if decoded is None
+        else decoded_reader(decoded, rep.name, rep.sample_rate, ids or file_ids(paths))
+    )
     wanted = list(layers) if not isinstance(layers, bool) else None
     emb = embed_files(
         rep, paths, batch_size, layers=bool(layers) and (wanted is not None or rep.has_layers),
-        progress=progress,
+        progress=progress, read=read,
     )  # fmt: skip
     if wanted is not None:
         missing = [n for n in wanted if n not in emb.layers]
@@ -538,7 +487,7 @@ def extract_representation(
             raise ValueError(f"{len(ids)} ids for {len(emb.ids)} files")
         emb.ids = [str(i) for i in ids]
     made = identity(rep, model_file, options, batch_size)
-    made["batch_check"] = batch_dependence(rep, paths, emb)
+    made["batch_check"] = batch_dependence(rep, paths, emb, read)
     if made["batch_check"]["batch_dependent"]:
         log.warning(
             "%s: a clip's embedding depends on the other clips of its call (relative "
@@ -566,14 +515,11 @@ def extract_representation(
 
 __all__ = [
     "BATCH_TOLERANCE",
-    "MAX_WAITING_SAMPLES",
     "Embeddings",
     "Representation",
     "batch_dependence",
-    "clips_of",
     "embed_files",
     "extract_representation",
-    "file_ids",
     "identity",
     "load_representation",
     "module_version",

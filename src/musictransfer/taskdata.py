@@ -225,14 +225,52 @@ def check_task_data(
             )
     if cv.scheme in ("predefined_split", "predefined_folds"):
         _check_predefined(task, y, groups, source)
-    if task.type == "regression":
-        sizes = [len(test) for _, test in cv_splitter(cv, task.type, groups).split(y, y)]
-        if min(sizes) < 2:
+    _check_folds(task, y, groups, source)
+
+
+def _check_folds(task: TaskSpec, y: np.ndarray, groups: np.ndarray | None, source: object) -> None:
+    """Every fold as it will be cut: two non-empty sides, two classes, two test clips.
+
+    Two classes to train a classifier on, two clips to test a regression on. The checks
+    above follow from the counts; these need the folds themselves, because a grouped or
+    predefined split decides which clips go together. A training side of one class would
+    give a classifier that answers that class whatever the features (a score with the
+    fast grid, a traceback in scikit-learn), an empty side no score at all.
+    """
+    cv = task.cv
+    where = f"task {task.name}, column {task.target!r} of {source}"
+    if cv.column:
+        hint = f"check the task's cv.column ({cv.column!r}) and cv.test against the manifest"
+    elif cv.group:
+        hint = (
+            f"lower the task's cv.n_splits, or give the groups of column {cv.group!r} "
+            "clips of every class"
+        )
+    else:
+        hint = "lower the task's cv.n_splits"
+    values = None if groups is None else np.asarray(groups).astype(str)
+    splits = list(cv_splitter(cv, task.type, groups).split(y, y))
+    for k, (train, test) in enumerate(splits):
+        fold = f"fold {k + 1} of {len(splits)}"
+        if values is not None and len(test):
+            tested = ", ".join(repr(str(v)) for v in np.unique(values[test])[:3])
+            fold += f" (testing {tested}{', ...' if np.unique(values[test]).size > 3 else ''})"
+        if not len(train) or not len(test):
+            side = "training" if not len(train) else "test"
+            raise ConfigError(f"{where}: the {side} side of {fold} is empty", hint)
+        if task.type == "classification" and np.unique(y[train]).size < 2:
             raise ConfigError(
-                f"{where}: a test fold has {min(sizes)} clip; r2 needs at least 2",
+                f"{where}: the training side of {fold} has one class only "
+                f"({str(y[train][0])!r}): its classifier would answer that class whatever "
+                "the features",
+                hint,
+            )
+        if task.type == "regression" and len(test) < 2:
+            raise ConfigError(
+                f"{where}: the test side of {fold} has {len(test)} clip; r2 needs at least 2",
                 "lower the task's cv.n_splits"
                 if cv.scheme == "kfold"
-                else f"give every value of column {cv.column!r} at least 2 rows",
+                else f"give every value of column {cv.column or cv.group!r} at least 2 rows",
             )
 
 
@@ -266,14 +304,6 @@ def _check_predefined(
             "nothing to train on",
             "set the task's cv.column to the column of its folds",
         )
-    if task.type == "classification":
-        for train, test in cv_splitter(cv, task.type, groups).split(y, y):
-            if np.unique(y[train]).size < 2:
-                raise ConfigError(
-                    f"{where}: the training side of the fold testing "
-                    f"{str(values[test[0]])!r} has one class only",
-                    "check the task's cv.column and cv.test against the manifest",
-                )
 
 
 def check_task(task: TaskSpec, manifest: pd.DataFrame, source: object) -> dict[str, Any]:

@@ -90,11 +90,16 @@ REGISTRY_DATASETS = [d for d, o in EXPERIMENT.datasets.items() if not o.is_folde
 
 
 def representation_inputs(wildcards):
-    """A HEAR representation's clips (the dataset's raw manifest) and model file, if any."""
+    """A HEAR representation's clips (the dataset's raw manifest), model file and decoded
+    audio (where it declares its rate), if any."""
     spec = EXPERIMENT.representations[wildcards.extractor]
     inputs = {"manifest": raw_manifest(wildcards)}
     if spec.model_file:
         inputs["model_file"] = spec.model_file
+    if spec.sample_rate:  # decoded once for every representation of this rate
+        rate = str(spec.sample_rate)
+        inputs["decoded"] = L.decoded_manifest(wildcards.dataset, rate)
+        inputs["decoded_audio"] = L.decoded_audio(wildcards.dataset, rate)
     return inputs
 
 
@@ -107,6 +112,8 @@ def representation_args(wildcards):
     if spec.options:
         args += ["--options", json.dumps(spec.options, sort_keys=True)]
     args += ["--layers", *spec.layers] if spec.layers else ["--no-layers"]
+    if spec.sample_rate:
+        args += ["--decoded", L.decoded_dir(wildcards.dataset, str(spec.sample_rate))]
     return shlex.join(args)
 
 

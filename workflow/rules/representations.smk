@@ -4,12 +4,42 @@
 # evaluation, probes and the report treat it as they treat the paper's networks.
 
 
+rule decode_audio:
+    """A dataset decoded once at one rate, whole and float32, for the representations of
+    that rate (those that declare their `sample_rate`)."""
+    input:
+        raw_manifest,
+    output:
+        manifest=L.decoded_manifest("{dataset}", "{rate}"),
+        audio=L.decoded_audio("{dataset}", "{rate}"),
+    params:
+        code=CODE_VERSION,
+        out_dir=lambda w: L.decoded_dir(w.dataset, w.rate),
+    log:
+        L.log("decode_audio", "{dataset}", "{rate}"),
+    benchmark:
+        L.benchmark("decode_audio", "{dataset}", "{rate}")
+    wildcard_constraints:
+        rate=r"[1-9][0-9]*",
+    threads: 4
+    conda:
+        "../../envs/audio.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m musictransfer prepare {input:q} --out-dir {params.out_dir:q} "
+        "--sample-rate {wildcards.rate} --whole --threads {threads} > {log:q} 2>&1"
+
+
 rule extract_representation:
     """A HEAR module's scene embedding (and listed layers) of every clip of a dataset.
 
-    The original files, decoded at the module's rate, whole (not tiled to 29 s), in
-    batches of clips of equal length; on the GPU where there is one. The module runs in
-    the representation's own environment (its `env`, else envs/representation.yaml).
+    The original files at the module's rate, whole (not tiled to 29 s): read from the
+    dataset decoded once at that rate (decode_audio) where the representation declares
+    its `sample_rate`, else decoded here. In batches of clips of equal length; on the GPU
+    where there is one. The module runs in the representation's own environment (its
+    `env`, else envs/representation.yaml).
     """
     input:
         unpack(representation_inputs),

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from musictransfer.cli.common import add_command, positive_int
+from musictransfer.constants import SAMPLE_RATE
 
 
 def cmd_generate_demo(args: argparse.Namespace) -> None:
@@ -34,17 +35,28 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     """Decode, downmix and resample a manifest's audio into a prepared store."""
     from musictransfer.datasets.store import prepare_audio
 
-    prepare_audio(args.manifest, args.out_dir, threads=args.threads)
+    if args.whole:  # a decoded store for the representations brought by the user
+        prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, duration=None,
+                      threads=args.threads, dtype="float32")  # fmt: skip
+    else:
+        prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, threads=args.threads)
 
 
 def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
-    """``prepare MANIFEST --out-dir D``."""
+    """``prepare MANIFEST --out-dir D [--sample-rate R --whole]``."""
     p = add_command(
         sub, "prepare", cmd_prepare, "decode, downmix, resample to 12 kHz and store a dataset"
     )
     p.add_argument("manifest", type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--sample-rate", type=positive_int, default=SAMPLE_RATE,
+                   help=f"Hz (default {SAMPLE_RATE}, the paper's)")  # fmt: skip
+    p.add_argument(
+        "--whole", action="store_true",
+        help="keep each clip whole (not its first 29 s) as float32: the store that the "
+        "representations of one rate share",
+    )  # fmt: skip
 
 
 def cmd_download(args: argparse.Namespace) -> None:

@@ -69,6 +69,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
         ("--model-file", args.model_file),
         ("--options", args.options),
         ("--features-of", args.features_of),
+        ("--decoded", args.decoded),
         ("--layers", args.layers),
     )
     for flag, value in representation_only:
@@ -131,7 +132,8 @@ def extract_representation_files(args: argparse.Namespace) -> None:
             f"--representation runs a HEAR module: it does not go with {', '.join(given)}",
             "give the module's model file with --model-file and its options with --options",
         )
-    from musictransfer.representations import clips_of, extract_representation
+    from musictransfer.clip_sources import clips_of
+    from musictransfer.representations import extract_representation
 
     if args.features_of is not None:
         if args.inputs:
@@ -139,6 +141,8 @@ def extract_representation_files(args: argparse.Namespace) -> None:
                 "give the audio files or --features-of a labels file, not both"
             )
         ids, paths = clips_of(args.features_of, args.audio_dir)
+    elif args.decoded is not None:
+        raise MusicTransferError("--decoded reads the clips of --features-of: give both")
     elif args.inputs:
         ids, paths = None, expand_inputs(args.inputs)
     else:
@@ -154,6 +158,7 @@ def extract_representation_files(args: argparse.Namespace) -> None:
         batch_size=8 if args.batch_size is None else args.batch_size,
         layers=args.layers or not args.no_layers,
         ids=ids,
+        decoded=args.decoded,
     )
     layers = f" and {len(emb.layers)} layers' averages" if emb.layers else ""
     print(f"wrote {len(emb.ids)} clips x {emb.features.shape[1]}{layers} to {args.out}")
@@ -204,6 +209,13 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
         "--audio-dir",
         type=Path,
         help="with --features-of a labels file: its audio folder (default: the file's folder)",
+    )
+    p.add_argument(
+        "--decoded",
+        type=Path,
+        metavar="DIR",
+        help="with --features-of: read the clips from this store (`prepare --whole` at the "
+        "module's rate) instead of decoding each file",
     )
     p.add_argument(
         "--layers",

@@ -43,6 +43,7 @@ class RepresentationSpec:
     layers: tuple[str, ...] = ()
     pooling: str = "mean"
     batch_size: int = 8
+    sample_rate: int | None = None
 
     @property
     def kind(self) -> str:
@@ -90,7 +91,7 @@ def representation_specs(block: Mapping[str, Any]) -> dict[str, RepresentationSp
             )
         if kinds == ["features"]:
             wrong = (
-                [k for k in ("model_file", "env") if raw.get(k)]
+                [k for k in ("model_file", "env", "sample_rate") if raw.get(k)]
                 + (["options"] if raw.get("options") else [])
                 + (["layers"] if raw.get("layers") else [])
             )
@@ -110,6 +111,7 @@ def representation_specs(block: Mapping[str, Any]) -> dict[str, RepresentationSp
             layers=tuple(raw["layers"]),
             pooling=raw["pooling"],
             batch_size=int(raw["batch_size"]),
+            sample_rate=raw.get("sample_rate"),
         )
     return specs
 

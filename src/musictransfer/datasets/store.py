@@ -4,15 +4,22 @@ A prepared dataset is a directory with two files:
 
 ``audio.npy``
     All clips' samples as one 1-D int16 array (full scale = 1.0), concatenated in
-    manifest order. It is opened as a memory map, so reading a clip costs one slice and
-    the memory used is bounded whatever the dataset's size (the MSD's 244,224 clips of
-    29 s are about 170 GB as int16).
+    manifest order (float32 for a decoded store, below). It is opened as a memory map,
+    so reading a clip costs one slice and the memory used is bounded whatever the
+    dataset's size (the MSD's 244,224 clips of 29 s are about 170 GB as int16).
 ``manifest.csv``
     The input manifest's columns plus ``offset`` and ``n_samples`` (the clip's slice of
     ``audio.npy``) and ``duration`` (seconds, before tiling).
 
 Clips are stored unpadded: the MFCC baseline uses the signal as it is, and the convnet's
 input is tiled to 29 s on reading (:meth:`PreparedDataset.convnet_input`).
+
+The same format, at another rate, whole and as float32 (``prepare_audio(..., sr=16000,
+duration=None, dtype="float32")``), is a dataset *decoded* once for the representations
+that users bring: every HEAR module of an experiment that declares that rate reads its
+clips from it instead of decoding the originals again, and float32 keeps exactly what
+the decoder and resampler gave (int16 would add its own rounding to a foreign model's
+input). The manifest's ``sample_rate`` says which rate a store holds.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from musictransfer.layout import AUDIO_FILE, MANIFEST_FILE
 from musictransfer.outputs import atomic_path
 
 INT16_SCALE = 32767.0
+DTYPES = {"int16": "<i2", "float32": "<f4"}
+"""Sample formats of a store: int16 (the paper's 12 kHz store), float32 (decoded stores)."""
 
 
 def prepare_audio(
@@ -45,6 +54,7 @@ def prepare_audio(
     duration: float | None = CLIP_SECONDS,
     threads: int = 1,
     progress: bool = True,
+    dtype: str = "int16",
 ) -> Path:
     """Decode, downmix and resample every clip of a manifest into a prepared store.
 
@@ -62,12 +72,16 @@ def prepare_audio(
         Files decoded in parallel (libsndfile and soxr release the GIL).
     progress
         Show a progress bar.
+    dtype
+        ``int16`` (full scale 32767) or ``float32`` (the decoder's samples as they are).
 
     Returns
     -------
     pathlib.Path
         The prepared manifest's path. Both files appear only when all clips succeeded.
     """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     manifest = read_manifest(manifest_path)
     paths = resolve_paths(manifest, manifest_path)
     out_dir = Path(out_dir)
@@ -78,20 +92,24 @@ def prepare_audio(
         # for any length, which is rewritten with the true length at the end (a raw file
         # copied into the .npy afterwards needed twice the store's size on disk).
         with tmp_npy.open("wb") as sink:
-            header = _npy_header(0)
+            header = _npy_header(0, descr=DTYPES[dtype])
             sink.write(header)
             signals = _decode_in_order(paths, sr, duration, threads)
             for signal in tqdm(signals, total=len(paths), desc="prepare", disable=not progress):
-                pcm = np.clip(np.round(signal * INT16_SCALE), -32768, 32767).astype("<i2")
+                if dtype == "int16":
+                    pcm = np.clip(np.round(signal * INT16_SCALE), -32768, 32767).astype("<i2")
+                else:
+                    pcm = signal.astype("<f4", copy=False)
                 sink.write(pcm.tobytes())
                 lengths.append(pcm.size)
             sink.seek(0)
-            sink.write(_npy_header(sum(lengths), len(header)))
+            sink.write(_npy_header(sum(lengths), len(header), DTYPES[dtype]))
         prepared = manifest.copy()
         prepared["path"] = [str(p) for p in paths]
         prepared["n_samples"] = lengths
         prepared["offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         prepared["duration"] = np.asarray(lengths) / sr
+        prepared["sample_rate"] = sr
         with atomic_path(out_dir / MANIFEST_FILE) as tmp_csv:
             prepared.to_csv(tmp_csv, index=False)
     return out_dir / MANIFEST_FILE
@@ -118,15 +136,16 @@ def _decode_in_order(
 
 
 NPY_HEADER_BYTES = 128
-"""An .npy (format 1.0) header of a 1-D int16 array of any length up to 10**19 samples:
-the header text is padded to a multiple of 64 bytes, and every such length gives 128."""
+"""An .npy (format 1.0) header of a 1-D int16 or float32 array of any length up to 10**19
+samples: the header text is padded to a multiple of 64 bytes, and every such length
+gives 128."""
 
 
-def _npy_header(n: int, size: int = NPY_HEADER_BYTES) -> bytes:
-    """The .npy header of ``n`` int16 samples, exactly ``size`` bytes long."""
+def _npy_header(n: int, size: int = NPY_HEADER_BYTES, descr: str = "<i2") -> bytes:
+    """The .npy header of ``n`` samples of type ``descr``, exactly ``size`` bytes long."""
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        buffer, {"descr": "<i2", "fortran_order": False, "shape": (n,)}
+        buffer, {"descr": descr, "fortran_order": False, "shape": (n,)}
     )
     header = buffer.getvalue()
     if len(header) != size:
@@ -183,11 +202,20 @@ class PreparedDataset:
         """Clip ids in storage order."""
         return self.manifest["id"].astype(str).tolist()
 
+    @property
+    def sample_rate(self) -> int:
+        """The store's rate (stores written before the column existed: 12 kHz)."""
+        if "sample_rate" not in self.manifest or not len(self.manifest):
+            return SAMPLE_RATE
+        return int(self.manifest["sample_rate"].iloc[0])
+
     def signal(self, index: int) -> np.ndarray:
         """The clip's unpadded signal, float32 in [-1, 1]."""
         start = self._offsets[index]
         pcm = self._audio[start : start + self._lengths[index]]
-        return pcm.astype(np.float32) / INT16_SCALE
+        if pcm.dtype == np.int16:
+            return pcm.astype(np.float32) / INT16_SCALE
+        return np.array(pcm, dtype=np.float32)
 
     def convnet_input(self, index: int, n_samples: int = N_SAMPLES) -> np.ndarray:
         """The clip tiled (or cut) to the convnet's 29 s input, float32."""
