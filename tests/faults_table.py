@@ -29,6 +29,7 @@ ITEMS = {
     10: "Option edges",
     11: "Feature files that do not match their labels",
     12: "Representations and datasets brought by the user",
+    13: "Sharded stores",
 }
 """Headings of the fault groups (the numbered items of the issue that collected them)."""
 

@@ -166,7 +166,10 @@ NOT_COMPUTED = {"download", "download_paper_features", "fetch_protocol_file"}
 
 def rule_blocks(repo):
     text = "\n".join(p.read_text() for p in sorted((repo / "workflow/rules").glob("*.smk")))
-    return dict(re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", text, flags=re.M | re.S)), text
+    blocks = re.findall(
+        r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^(?:rule|checkpoint) |\Z)", text, flags=re.M | re.S
+    )
+    return dict(blocks), text
 
 
 def test_rules_always_exist_and_never_need_an_order(repo):

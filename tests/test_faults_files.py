@@ -234,10 +234,10 @@ def test_system_refusal_while_writing_is_one_line(tmp_path, monkeypatch):
 def test_disk_full_in_prepare(tmp_path, monkeypatch, capsys):
     header = store._npy_header
 
-    def full(n, size=store.NPY_HEADER_BYTES):
+    def full(n, size=store.NPY_HEADER_BYTES, descr="<i2"):
         if n:  # the samples made it; the disk fills up before the last write
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return header(n, size)
+        return header(n, size, descr)
 
     monkeypatch.setattr(store, "_npy_header", full)
     out = tmp_path / "p"

@@ -4,9 +4,10 @@ A reduced part of the workflow that needs no training (prepare_audio, extract_mf
 HEAR module brought by the user: decode_audio and extract_representation, and six
 `evaluate` cells, three with the MFCC baseline and three with the module) runs twice:
 locally with the default profile, and through ``profiles/slurm`` with the SLURM executor
-plugin against a cluster started by :mod:`slurm_helpers`. The score files must agree, and
-every job of the second run must have gone through ``sbatch`` (the plugin keeps one log
-per SLURM job).
+plugin against a cluster started by :mod:`slurm_helpers`, its 12 kHz stores prepared in
+shards of 3 clips (``shard_clips``: four prepare_shard jobs per dataset). The score and
+feature files must agree byte for byte, and every job of the second run must have gone
+through ``sbatch`` (the plugin keeps one log per SLURM job).
 
 The raw datasets are WAV files with a manifest written by the test itself, placed
 where `generate_demo` would write them, so the run does not depend on the demo
@@ -166,7 +167,9 @@ def rules_text(repo: Path) -> str:
 def rule_names(repo: Path) -> set[str]:
     # Rules may be defined inside an `if` block (paper.smk): strip indentation.
     lines = (line.strip() for line in rules_text(repo).splitlines())
-    return {line.split()[1].rstrip(":") for line in lines if line.startswith("rule ")}
+    return {
+        line.split()[1].rstrip(":") for line in lines if line.startswith(("rule ", "checkpoint "))
+    }
 
 
 SITE_KEYS = {"gpu", "gpu_model", "slurm_partition", "slurm_account", "slurm_extra"}
@@ -193,7 +196,9 @@ def test_resources_are_declared_once_in_the_rules(repo):
 
 def rule_resources(repo: Path, rule: str) -> set[str]:
     """The resource names a rule declares in its `resources:` directive."""
-    block = re.split(r"\n\s*rule ", rules_text(repo).split(f"rule {rule}:")[1])[0]
+    text = rules_text(repo)
+    after = re.split(rf"^(?:rule|checkpoint) {rule}:", text, flags=re.M)[1]
+    block = re.split(r"\n\s*(?:rule|checkpoint) ", after)[0]
     directive = "\n    resources:\n"
     declared = block.split(directive)[1] if directive in block else ""
     declared = re.split(r"\n\s+\w+:\s*\n", declared)[0]  # up to the next directive
@@ -265,13 +270,15 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
                    "PYTHONPATH": str(repo / "tests")},
             *slurm_targets, "--workflow-profile", str(profile), *common,
             "--slurm-logdir", str(logdir), "--config", f"results={tmp_path / 'slurm'}",
+            "shard_clips=3",
         )  # fmt: skip
         queue = cluster.run("squeue", "-h", "-t", "all", "-o", "%i %j %T").stdout.split("\n")
         ctld_log = (cluster.root / "slurmctld.log").read_text()
 
     # Every job of the run went through sbatch: one plugin log per SLURM job ...
-    expected_jobs = {"prepare_audio": 2, "extract_mfcc": 2, "decode_audio": 2,
-                     "extract_representation": 2, "evaluate": 6}  # fmt: skip
+    expected_jobs = {"plan_shards": 2, "prepare_shard": 8, "merge_shards": 2,
+                     "extract_mfcc": 2, "decode_audio": 2, "extract_representation": 2,
+                     "evaluate": 6}  # fmt: skip
     for rule, n in expected_jobs.items():
         logs = list((logdir / f"rule_{rule}").rglob("*.log"))
         assert len(logs) == n, (rule, logs, out.stderr[-3000:])
@@ -292,4 +299,6 @@ def test_reduced_workflow_through_slurm_equals_local_run(repo, tmp_path):
     for name in DATASETS:
         a = np.load(tmp_path / "local" / EXPERIMENT / "features" / "mfcc" / f"{name}.npz")
         b = np.load(tmp_path / "slurm" / EXPERIMENT / "features" / "mfcc" / f"{name}.npz")
-        np.testing.assert_array_equal(a["features"], b["features"])
+        assert a["features"].tobytes() == b["features"].tobytes()  # whatever the shards
+    shards = tmp_path / "slurm" / EXPERIMENT / "prepared" / "tones"
+    assert sorted(p.name for p in shards.glob("shard-*")) == [f"shard-0000{k}" for k in range(4)]

@@ -15,6 +15,15 @@ MANIFEST_FILE = "manifest.csv"
 """A prepared dataset's manifest, beside its audio (:mod:`musictransfer.datasets.store`)."""
 AUDIO_FILE = "audio.npy"
 """A prepared dataset's audio: one int16 row of samples per clip, memory-mapped."""
+SHARD_FILE = "shard.json"
+"""A shard's record, beside its audio: its rows, the manifest and code it was made from."""
+SHARD_PLAN_FILE = "shards.json"
+"""A sharded store's plan: how many clips, how many per shard, the shards' names."""
+
+
+def shard_name(index: int) -> str:
+    """The folder of shard ``index`` of a prepared store (zero-padded: sorts in order)."""
+    return f"shard-{index:05d}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,18 @@ class Layout:
     def decoded_audio(self, dataset: str, rate: str) -> str:
         """A decoded dataset's samples (:data:`AUDIO_FILE`, float32)."""
         return self._at("decoded", dataset, f"{rate}hz", AUDIO_FILE)
+
+    def shard_plan(self, dataset: str) -> str:
+        """A sharded store's plan (:data:`SHARD_PLAN_FILE`; config ``shard_clips``)."""
+        return self._at("prepared", dataset, SHARD_PLAN_FILE)
+
+    def shard_audio(self, dataset: str, shard: str) -> str:
+        """One shard's audio; ``shard`` is its folder name (:func:`shard_name`)."""
+        return self._at("prepared", dataset, shard, AUDIO_FILE)
+
+    def shard_manifest(self, dataset: str, shard: str) -> str:
+        """One shard's manifest (its rows, with offsets into its own audio)."""
+        return self._at("prepared", dataset, shard, MANIFEST_FILE)
 
     def released_labels(self, dataset: str) -> str:
         """The labels manifest of the authors' released features (import_paper_features)."""

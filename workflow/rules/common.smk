@@ -69,6 +69,26 @@ wildcard_constraints:
 # --- audio, labels and features -------------------------------------------------------
 
 
+# config `shard_clips`: every dataset's store in shards, or none.
+SHARDED = r"[A-Za-z0-9_]+" if EXPERIMENT.shard_clips else one_of([])
+UNSHARDED = one_of([]) if EXPERIMENT.shard_clips else r"[A-Za-z0-9_]+"
+
+
+def shard_files(dataset, kind):
+    """The audio (or manifest) files of a sharded store's shards, once its plan exists."""
+    plan = Path(checkpoints.plan_shards.get(dataset=dataset).output[0])
+    names = json.loads(plan.read_text())["shards"]
+    made = L.shard_audio if kind == "audio" else L.shard_manifest
+    return [made(dataset, name) for name in names]
+
+
+def prepared_audio(dataset):
+    """A prepared store's audio: its one file, or every shard's."""
+    if EXPERIMENT.shard_clips:
+        return shard_files(dataset, "audio")
+    return [L.prepared_audio(dataset)]
+
+
 def raw_manifest(wildcards):
     """A dataset's raw-audio manifest: the demo's synthesis, or a real dataset's."""
     return EXPERIMENT.raw_manifest(wildcards.dataset)

@@ -4,7 +4,7 @@ rule extract_convnet:
     input:
         model=L.model("{extractor}"),
         manifest=L.prepared_manifest("{dataset}"),
-        audio=L.prepared_audio("{dataset}"),
+        audio=lambda w: prepared_audio(w.dataset),
     output:
         L.features("{extractor}", "{dataset}"),
     params:
@@ -31,7 +31,7 @@ rule extract_mfcc:
     """The MFCC baseline vector (120 values) of every clip of a dataset."""
     input:
         manifest=L.prepared_manifest("{dataset}"),
-        audio=L.prepared_audio("{dataset}"),
+        audio=lambda w: prepared_audio(w.dataset),
     output:
         L.features("mfcc", "{dataset}"),
     params:

@@ -30,7 +30,7 @@ rule extract_convnet_choi2017:
     input:
         model=L.model("choi2017"),
         manifest=L.prepared_manifest("{dataset}"),
-        audio=L.prepared_audio("{dataset}"),
+        audio=lambda w: prepared_audio(w.dataset),
     output:
         L.features("{extractor}", "{dataset}"),
     params:

@@ -3,7 +3,7 @@ rule train_tagger:
     required if the job asks for one: the SLURM profile's `gpu` resource)."""
     input:
         manifest=L.prepared_manifest("{source}"),
-        audio=L.prepared_audio("{source}"),
+        audio=lambda w: prepared_audio(w.source),
     output:
         model=L.model("tagger-{source}"),
         metrics=L.training_metrics("{source}"),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from musictransfer.cli.common import add_command, positive_int
 from musictransfer.constants import SAMPLE_RATE
+from musictransfer.errors import MusicTransferError
+from musictransfer.layout import SHARD_PLAN_FILE
 
 
 def cmd_generate_demo(args: argparse.Namespace) -> None:
@@ -32,18 +34,39 @@ def add_generate_demo_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
-    """Decode, downmix and resample a manifest's audio into a prepared store."""
-    from musictransfer.datasets.store import prepare_audio
+    """Decode, downmix and resample a manifest's audio into a prepared store (or a shard)."""
+    from musictransfer.datasets import store
+    from musictransfer.outputs import read_json_object
 
-    if args.whole:  # a decoded store for the representations brought by the user
-        prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, duration=None,
-                      threads=args.threads, dtype="float32")  # fmt: skip
+    sharding = args.plan or args.shard is not None or args.merge
+    if sharding and args.whole:
+        raise MusicTransferError("--whole makes a decoded store, which is never sharded")
+    if (args.plan or args.shard is not None) and args.clips_per_shard is None:
+        raise MusicTransferError("--plan and --shard need --clips-per-shard")
+    if args.plan:
+        plan = store.plan_shards(
+            args.manifest, args.clips_per_shard, args.out_dir / SHARD_PLAN_FILE
+        )
+        print(f"{plan['n_clips']} clips in {len(plan['shards'])} shard(s) of "
+              f"{args.clips_per_shard}: {args.out_dir / SHARD_PLAN_FILE}")  # fmt: skip
+    elif args.shard is not None:
+        store.prepare_shard(args.manifest, args.out_dir, args.shard, args.clips_per_shard,
+                            threads=args.threads)  # fmt: skip
+    elif args.merge:
+        plan = read_json_object(
+            args.out_dir / SHARD_PLAN_FILE, "shard plan", "run prepare --plan first",
+            "delete it and run prepare --plan again",
+        )  # fmt: skip
+        store.merge_shards(args.manifest, args.out_dir, plan["shards"])
+    elif args.whole:  # a decoded store for the representations brought by the user
+        store.prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, duration=None,
+                            threads=args.threads, dtype="float32")  # fmt: skip
     else:
-        prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, threads=args.threads)
+        store.prepare_audio(args.manifest, args.out_dir, sr=args.sample_rate, threads=args.threads)
 
 
 def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
-    """``prepare MANIFEST --out-dir D [--sample-rate R --whole]``."""
+    """``prepare MANIFEST --out-dir D [--sample-rate R --whole | --plan | --shard K | --merge]``."""
     p = add_command(
         sub, "prepare", cmd_prepare, "decode, downmix, resample to 12 kHz and store a dataset"
     )
@@ -57,6 +80,15 @@ def add_prepare_parser(sub: argparse._SubParsersAction) -> None:
         help="keep each clip whole (not its first 29 s) as float32: the store that the "
         "representations of one rate share",
     )  # fmt: skip
+    shards = p.add_mutually_exclusive_group()
+    shards.add_argument("--plan", action="store_true",
+                        help="a sharded store: write its plan (shards.json) only")  # fmt: skip
+    shards.add_argument("--shard", type=int, metavar="K",
+                        help="a sharded store: prepare shard K only (shard-0000K/)")  # fmt: skip
+    shards.add_argument("--merge", action="store_true",
+                        help="a sharded store: its manifest over the planned shards")  # fmt: skip
+    p.add_argument("--clips-per-shard", type=positive_int, metavar="N",
+                   help="with --plan and --shard: clips per shard")  # fmt: skip
 
 
 def cmd_download(args: argparse.Namespace) -> None:

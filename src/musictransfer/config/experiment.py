@@ -112,6 +112,8 @@ class Experiment:
     selected_tasks: tuple[str, ...]
     batch_cells: bool
     fold_jobs: int
+    shard_clips: int | None
+    """Clips per shard of the prepared stores; None: one file per dataset."""
     datasets: dict[str, DatasetOptions]
     """Real datasets, downloaded or read in place, by registry name."""
     released_features: bool
@@ -387,6 +389,7 @@ def resolve_experiment(
         selected_tasks=_selected_tasks(config.get("only_tasks"), tasks, name),
         batch_cells=_batch_cells(config, raw, where),
         fold_jobs=config["fold_jobs"],
+        shard_clips=config.get("shard_clips"),
         datasets={
             dataset: dataset_options(dataset, opts, f"{where}.datasets")
             for dataset, opts in raw.get("datasets", {}).items()
