@@ -3,11 +3,21 @@
 Sizes the training settings: an epoch costs about n_train / train_rate +
 n_valid / extract_rate seconds, plus data loading. On the CPU it runs in float32; on
 CUDA training runs under bf16 autocast (as the trainer's ``bf16-mixed``) and
-extraction in IEEE float32 (as the workflow's extraction). Not a test; run it on an
-idle machine, e.g.
+extraction in IEEE float32 (as the workflow's extraction).
+
+With ``--store DIR`` (a prepared tagging store, e.g. ``results/demo/prepared/demo_tags``)
+the data path is measured too, in the same run, at each batch size: (a) the training step
+alone on a batch already on the device (as above), (b) the loader alone (the workflow's
+``TaggingDataModule`` with ``--threads - 1`` workers: int16 clips read, tiled, batched,
+moved to the device and made float32), and (c) the full step from the on-disk store (b
+then a); reported with the ratios (b)/(a) and (c)/(a). Each of (b) and (c) runs one
+whole epoch of the store's training split after a warm-up epoch (workers started).
+Not a test; run it on an idle machine, e.g.
 
     PYTHONPATH=src python perf/bench_training.py --threads 2 --batch-sizes 8 16
     PYTHONPATH=src python perf/bench_training.py --device cuda --batch-sizes 16 64
+    PYTHONPATH=src python perf/bench_training.py --threads 2 --batch-sizes 8 \\
+        --store results/demo/prepared/demo_tags
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import argparse
 import contextlib
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -67,12 +77,54 @@ def bench(batch: int, repeats: int, device: torch.device) -> tuple[float, float]
     return _rate(train_step, batch, repeats, device), _rate(extract_step, batch, repeats, device)
 
 
+def bench_data_path(
+    store: str, batch: int, threads: int, device: torch.device
+) -> tuple[float, float, float]:
+    """(a) the step alone, (b) the loader alone, (c) the step fed from the store: clips/s."""
+    from musictransfer.training.data import TaggingDataModule, num_workers_for
+
+    data = TaggingDataModule(store, batch, num_workers_for(threads), seed=0)
+    torch.manual_seed(0)
+    model = init_he_normal(ConvNet(n_tags=len(data.vocabulary)), seed=0).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    loader = data.train_dataloader()  # persistent workers: started once, by the warm-up
+
+    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for stored, target in loader:
+            moved = (stored.to(device, non_blocking=True), target.to(device, non_blocking=True))
+            yield data.on_after_batch_transfer(moved, 0)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        model.train()
+        optimiser.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimiser.step()
+
+    def epoch(train: bool) -> float:
+        start, n = time.perf_counter(), 0
+        for x, y in batches():
+            if train:
+                step(x, y)
+            n += len(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return n / (time.perf_counter() - start)
+
+    x, y = next(batches())
+    alone = _rate(lambda: step(x, y), len(x), 3, device)
+    epoch(False)  # warm-up: workers started, files in the page cache
+    return alone, epoch(False), epoch(True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--store", help="a prepared tagging store: measure the data path too")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -86,6 +138,13 @@ def main() -> None:
     for batch in args.batch_sizes:
         train, extract = bench(batch, args.repeats, device)
         print(f"{batch:5d}  {train:13.2f}  {extract:15.2f}", flush=True)
+    if args.store:
+        print(f"data path from {args.store}")
+        print("batch  (a) step alone  (b) loader  (c) step from store  (b)/(a)  (c)/(a)")
+        for batch in args.batch_sizes:
+            a, b, c = bench_data_path(args.store, batch, args.threads, device)
+            print(f"{batch:5d}  {a:14.2f}  {b:10.2f}  {c:19.2f}  {b / a:7.2f}  {c / a:7.2f}",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

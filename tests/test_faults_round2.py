@@ -19,6 +19,7 @@ from musictransfer.config import task_spec
 from musictransfer.errors import ConfigError
 from musictransfer.featurefile import save_features
 from musictransfer.taskdata import check_task
+from test_workflow import snakemake
 
 
 def stratified(scheme: str, n_splits: int):
@@ -202,6 +203,26 @@ def test_a_misspelled_required_key_is_named_with_the_right_one(repo, tmp_path, c
     assert main(["info", "--config", str(tmp_path / "c.yaml")]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'expriment'" in err and "did you mean 'experiment'?" in err
+
+
+@pytest.mark.fault(
+    item=7,
+    case="a misspelled dataset name under an experiment's datasets (gtzan_genr)",
+    outcome="exit 2 from info and before Snakemake plans anything: 'no dataset of the "
+    "registry has that name (did you mean ...)' (was accepted; the run failed in download)",
+)
+def test_an_unknown_dataset_name_fails_before_anything_runs(repo, tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text(
+        "experiment: x\nexperiments:\n  x:\n    datasets: {gtzan_genr: {data_dir: null}}\n"
+        "    extractors: {random: ['1']}\n    tasks:\n      g: {dataset: gtzan_genr, "
+        "type: classification, target: label, cv: {scheme: stratified_kfold}}\n"
+    )
+    message = "experiments.x.datasets.gtzan_genr: no dataset of the registry has that name"
+    assert main(["info", "--config", str(tmp_path / "c.yaml")]) == 2
+    assert f"{message} (did you mean 'gtzan_genre'?)" in capsys.readouterr().err
+    out = snakemake(repo, "-n", "--configfile", str(tmp_path / "c.yaml"), check=False)
+    assert out.returncode != 0 and message in out.stdout + out.stderr
+    assert "download" not in out.stdout
 
 
 @pytest.mark.parametrize("cut", ["mid-page", "page-boundary"])

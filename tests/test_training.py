@@ -142,8 +142,10 @@ def test_resume_from_last(trained: dict, source: Path) -> None:
 def test_loss_decreases_when_overfitting(source: Path) -> None:
     torch.manual_seed(0)
     data = TaggingDataModule(source, batch_size=4, num_workers=0, seed=0)
-    waveform, target = next(iter(data.train_dataloader()))
-    assert waveform.shape == (4, N_SAMPLES) and waveform.dtype == torch.float32
+    stored, target = next(iter(data.train_dataloader()))
+    assert stored.shape == (4, N_SAMPLES) and stored.dtype == torch.int16
+    waveform, _ = data.on_after_batch_transfer((stored, target), 0)
+    assert waveform.dtype == torch.float32
     module = TaggerModule(data.vocabulary, learning_rate=0.01)
     optimiser = module.configure_optimizers()
     losses = []
@@ -154,6 +156,21 @@ def test_loss_decreases_when_overfitting(source: Path) -> None:
         optimiser.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_the_loader_sends_int16_that_becomes_the_stores_float_signal(source: Path) -> None:
+    """Half the bytes through the workers and to the device; the same bits once there."""
+    from musictransfer.datasets.store import PreparedDataset
+
+    data = TaggingDataModule(source, batch_size=2, num_workers=0, seed=0)
+    store = PreparedDataset(source)
+    clips = data.splits["valid"]
+    stored, _ = next(iter(data.val_dataloader()))
+    assert stored.dtype == torch.int16
+    waveform, _ = data.on_after_batch_transfer((stored, torch.zeros(2)), 0)
+    for k in range(2):
+        expected = store.convnet_input(int(clips.indices[k]))
+        assert waveform[k].numpy().tobytes() == expected.tobytes()
 
 
 def test_datamodule_targets(source: Path) -> None:

@@ -10,6 +10,13 @@ from musictransfer.cli.common import add_command, fold_part_arg, json_arg, posit
 from musictransfer.constants import EVALUATION_METHODS
 from musictransfer.errors import ConfigError
 
+TASK_HELP = (
+    "the task as JSON: a config task block plus its name, e.g. "
+    '\'{"name": "genre", "dataset": "gtzan_genre", "type": "classification", '
+    '"target": "label", "cv": {"scheme": "stratified_kfold", "n_splits": 10}}\' '
+    "(cv keys: scheme, n_splits, column, test, group; docs/configuration.md)"
+)
+
 
 def evaluation_method(value: str) -> str:
     """``--method``, reading the old spelling 'reference' as 'sklearn' (with a warning)."""
@@ -50,7 +57,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub, "evaluate", cmd_evaluate, "SVM grid search of (task, extractor, combo) cells"
     )
-    p.add_argument("--task", required=True, type=json_arg, help="task spec (JSON)")
+    p.add_argument("--task", required=True, type=json_arg, help=TASK_HELP)
     p.add_argument("--extractor", required=True)
     p.add_argument("--combo", required=True, nargs="+", help="one or more combinations")
     p.add_argument("--manifest", required=True, type=Path, help="prepared manifest (labels)")
@@ -90,7 +97,7 @@ def add_check_task_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub, "check-task", cmd_check_task, "check a task's labels and splits in its manifest"
     )
-    p.add_argument("--task", required=True, type=json_arg, help="task spec (JSON)")
+    p.add_argument("--task", required=True, type=json_arg, help=TASK_HELP)
     p.add_argument("--manifest", required=True, type=Path, help="the dataset's manifest")
     p.add_argument("-o", "--out", type=Path, help="JSON summary (classes, fold sizes)")
 
@@ -108,7 +115,7 @@ def add_merge_folds_parser(sub: argparse._SubParsersAction) -> None:
         sub, "merge-folds", cmd_merge_folds, "merge a cell's fold parts into its result"
     )
     p.add_argument("parts", nargs="+", type=Path, help="the JSON files of evaluate --fold-part")
-    p.add_argument("--task", required=True, type=json_arg, help="task spec (JSON)")
+    p.add_argument("--task", required=True, type=json_arg, help=TASK_HELP)
     p.add_argument("--extractor", required=True)
     p.add_argument("--combo", required=True)
     p.add_argument("-o", "--out", required=True, type=Path)

@@ -14,6 +14,7 @@ Standard library, PyYAML and jsonschema only: the Snakefile imports this module.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ from musictransfer.config.specs import (
     task_spec,
 )
 from musictransfer.constants import AUTHORS_BATCH_SIZE, BN_MODES, MFCC_COMBOS
+from musictransfer.datasets import SOURCE_DATASETS
 from musictransfer.datasets.paper import RELEASED_DATASETS
 from musictransfer.errors import ConfigError
 from musictransfer.fetching import check_mirror
@@ -501,6 +503,16 @@ def _check_datasets(raw: Mapping[str, Any], tasks: Mapping[str, TaskSpec], where
     """
     demo = set((raw.get("demo") or {}).get("n_clips", {}))
     real = set(raw.get("datasets", {}))
+    registered = [*RELEASED_DATASETS, *SOURCE_DATASETS]
+    for name, opts in raw.get("datasets", {}).items():
+        if name not in registered and not (opts or {}).get("audio_dir"):
+            near = difflib.get_close_matches(name, registered, n=1)
+            raise ConfigError(
+                f"{where}.datasets.{name}: no dataset of the registry has that name"
+                + (f" (did you mean {near[0]!r}?)" if near else ""),
+                f"use one of {', '.join(registered)}, or give audio_dir and labels for "
+                "a folder of your own",
+            )
     released = set(RELEASED_DATASETS) if raw["released_features"] else set()
     for task, spec in tasks.items():
         if spec.dataset not in demo | real | released:

@@ -13,3 +13,9 @@
 This ``__init__`` imports nothing: the Snakefile imports the two registries below it in
 Snakemake's own environment.
 """
+
+SOURCE_DATASETS: tuple[str, ...] = ("mtat", "msd")
+"""The tagging sources of the registry, beside the six target datasets of
+:data:`musictransfer.datasets.paper.RELEASED_DATASETS`: together, every name a
+configuration's ``datasets`` may give without ``audio_dir`` (checked before anything
+runs)."""

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from musictransfer.datasets import SOURCE_DATASETS
 from musictransfer.datasets.paper import RELEASED_DATASETS
 from musictransfer.errors import ConfigError, DownloadError
 
-NAMES: tuple[str, ...] = (*RELEASED_DATASETS, "mtat", "msd")
+NAMES: tuple[str, ...] = (*RELEASED_DATASETS, *SOURCE_DATASETS)
 """Registered datasets, each the module ``musictransfer.datasets.<name>`` (whose ``SPEC``
 carries the name): the six targets are those of
 :data:`musictransfer.datasets.paper.RELEASED_DATASETS`, which also maps each to the

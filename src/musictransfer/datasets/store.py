@@ -392,3 +392,15 @@ class PreparedDataset:
     def convnet_input(self, index: int, n_samples: int = N_SAMPLES) -> np.ndarray:
         """The clip tiled (or cut) to the convnet's 29 s input, float32."""
         return tile_to_length(self.signal(index), n_samples)
+
+    def stored_input(self, index: int, n_samples: int = N_SAMPLES) -> np.ndarray:
+        """The clip tiled to the convnet's input as stored (int16 in the 12 kHz store).
+
+        What the training loader sends: half the bytes of float32 through the workers'
+        queues and to the device, where dividing by :data:`INT16_SCALE` in float32 (one
+        correctly rounded operation, the same bits on any device) gives
+        :meth:`convnet_input`'s exact values.
+        """
+        start = self._offsets[index]
+        stored = self._audios[self._shard_of[index]][start : start + self._lengths[index]]
+        return tile_to_length(np.asarray(stored), n_samples)

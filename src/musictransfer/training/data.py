@@ -24,7 +24,7 @@ from torch import Tensor
 from musictransfer._typing import PathLike
 from musictransfer.constants import SPLITS
 from musictransfer.datasets.manifest import require_columns, split_tags
-from musictransfer.datasets.store import PreparedDataset
+from musictransfer.datasets.store import INT16_SCALE, PreparedDataset
 from musictransfer.errors import ManifestError
 from musictransfer.layout import MANIFEST_FILE
 
@@ -146,9 +146,13 @@ class TaggingClips(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, item: int) -> tuple[Tensor, Tensor]:
+        """The clip as stored (int16: half the bytes to move) and its targets.
+
+        :meth:`TaggingDataModule.on_after_batch_transfer` makes it float32 on the device.
+        """
         if self._data is None:
             self._data = PreparedDataset(self.root)
-        signal = self._data.convnet_input(int(self.indices[item]))
+        signal = self._data.stored_input(int(self.indices[item]))
         return torch.from_numpy(np.ascontiguousarray(signal)), torch.from_numpy(self.targets[item])
 
     def __getstate__(self) -> dict[str, Any]:
@@ -238,7 +242,22 @@ class TaggingDataModule(pl.LightningDataModule):
             persistent_workers=workers,
             multiprocessing_context=LOADER_START_METHOD if workers else None,
             generator=generator,
+            # Page-locked batches: the host-to-device copy runs asynchronously.
+            pin_memory=torch.cuda.is_available(),
         )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Stored int16 clips as float32 in [-1, 1], on the device.
+
+        The same division as :meth:`PreparedDataset.signal` (float32 by
+        :data:`INT16_SCALE`, correctly rounded), so the network sees the same bits as from
+        a float32 loader, with half the bytes through the workers and the host-to-device
+        copy.
+        """
+        waveform, targets = batch
+        if waveform.dtype == torch.int16:
+            waveform = waveform.to(torch.float32) / INT16_SCALE
+        return waveform, targets
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         """Training batches in the epoch's order (:class:`EpochShuffle`), last one kept.
