@@ -1,9 +1,10 @@
 """Every figure of the workflow, drawn with matplotlib and seaborn.
 
-- :func:`plot_scores`: one figure per task in the style of the paper's Figures 3-9 (a
-  bar for every layer combination of each pre-trained extractor, the random extractor's
-  narrow grey bar beside it, then MFCC + 12345, MFCC and the published score) and the summary
-  like Figure 2 (per task: best convnet combination, MFCC + 12345, MFCC, published score),
+- :func:`plot_scores`: one figure per task after the paper's Figures 3-9 (a bar for every
+  layer combination of each extractor, the random extractor's narrow grey bar beside it,
+  then MFCC + 12345, MFCC and the published score; bars from zero with their spread over
+  folds) and the summary like Figure 2 (per task: each extractor's best combination,
+  MFCC + 12345, MFCC, published score; one panel per metric),
   drawn from the paper protocol's rows of the score table
   (:func:`musictransfer.scores_table.paper_rows`);
 - :func:`plot_comparison`: our scores against the authors' per-cell result files
@@ -78,105 +79,142 @@ def _seaborn() -> Any:
 # --- the score table: per task and the summary -----------------------------------------
 
 
+METRIC_BOUNDS = {"accuracy": (0.0, 1.0), "r2": (None, 1.0)}
+"""What a metric can take: a bar's spread is drawn within these."""
+
+
+def _extractor_colours(extractors: Sequence[str]) -> dict[str, Any]:
+    """One colour per convnet extractor: the first the paper's blue, then a qualitative set."""
+    # No purple: MFCC's colours are purple; no grey: the random convnet's.
+    others = ["#e08214", "#1b9e77", "#e7298a", "#66a61e", "#a6761d", "#17becf", "#8c564b"]
+    palette = [COLOURS["convnet"], *others]
+    return {e: palette[k % len(palette)] for k, e in enumerate(extractors)}
+
+
+def _spread(rows: pd.DataFrame, combo: str, extractor: str, score: float, metric: str) -> list:
+    """(below, above) of a bar: the standard deviation over folds, cut at the metric's bounds."""
+    cell = rows[(rows["combo"] == combo) & (rows["extractor"] == extractor)]
+    std = float(cell["fold_std"].iloc[0]) if "fold_std" in cell and len(cell) else 0.0
+    std = std if np.isfinite(std) else 0.0
+    low, high = METRIC_BOUNDS.get(metric, (None, None))
+    below = std if low is None else min(std, max(score - low, 0.0))
+    above = std if high is None else min(std, max(high - score, 0.0))
+    return [below, above]
+
+
 def _ylim(values: Sequence[float], metric: str) -> tuple[float, float]:
+    """From zero (a bar's length is its score): accuracy on [0, 1], r2 down to its lowest."""
     values = [v for v in values if v is not None and np.isfinite(v)]
-    if not values:
+    if metric == "accuracy" or not values:
         return (0.0, 1.0)
-    low, high = min(values), max(values)
-    span = max(high - low, 0.05)
-    bottom = low - 0.15 * span
-    if metric == "accuracy":
-        bottom = max(0.0, bottom)
-        top = min(1.0, high + 0.12 * span) if high < 1.0 else 1.0 + 0.04 * span
-    else:
-        top = high + 0.12 * span
-    return bottom, top
+    low, high = min(min(values), 0.0), max(max(values), 0.0)
+    margin = 0.05 * max(high - low, 0.1)
+    return low - margin, high + margin
+
+
+def _ranks(scores: Sequence[float]) -> list[int]:
+    """Competition ranks, highest first: equal scores (to 1e-9) share the better rank."""
+    order = sorted(scores, reverse=True)
+    return [1 + sum(o > s + 1e-9 for o in order) for s in scores]
 
 
 def plot_task(
     table: pd.DataFrame, task: str, out: PathLike, published: PublishedScore | None = None
 ) -> Path:
-    """One task's figure in the style of the paper's Figures 3-9.
+    """One task's figure, after the paper's Figures 3-9, drawn to be read as it is.
 
-    A bar per layer combination of each pre-trained extractor (blue; the first one's
-    ranking written in its bars), the random convnet's narrow grey bar beside it, then
-    MFCC + 12345, MFCC and the published score (red bar and dashed line) where present.
+    A bar per layer combination of each extractor (a colour each; the random convnet
+    narrow and grey), then MFCC + 12345, MFCC and the published score (red, and a dashed
+    line) where present. Bars start at zero, accuracy on [0, 1]; each carries its
+    standard deviation over the folds (cut at the metric's bounds); the first extractor's
+    ranks are written above its bars, equal scores sharing a rank. The legend sits below
+    the axes, never over a bar.
     """
     plt = _pyplot()
     rows = table[table["task"] == task]
     extractors = convnet_extractors(rows)
+    colours = _extractor_colours(extractors)
     has_random = bool(len(rows[(rows["extractor"] == RANDOM_EXTRACTOR)]))
     combos = own_combos(rows)
     metric = str(rows["metric"].iloc[0]) if len(rows) else ""
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * (len(combos) + 4) + 1.5), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * (len(combos) + 4) + 1.5), 4.6))
     plotted: list[float] = []
     n_main = max(len(extractors), 1)
     width = 0.8 / (n_main + (0.5 if has_random else 0.0))
+    bars = {"capsize": 1.5, "error_kw": {"elinewidth": 0.6, "ecolor": "#333333"}}
     for k, extractor in enumerate(extractors):
-        scores = [score_of(rows, c, extractor) for c in combos]
         xs = [i + (k - (n_main - 1) / 2) * width - (0.25 * width if has_random else 0.0)
               for i in range(len(combos))]  # fmt: skip
-        present = [(x, s) for x, s in zip(xs, scores, strict=True) if s is not None]
-        if present:
-            ax.bar(*zip(*present, strict=True), width=width, color=COLOURS["convnet"],
-                   alpha=1.0 - 0.25 * k, label=extractor)  # fmt: skip
-            plotted += [s for _, s in present]
+        present = [(x, c, s) for x, c in zip(xs, combos, strict=True)
+                   if (s := score_of(rows, c, extractor)) is not None]  # fmt: skip
+        if not present:
+            continue
+        x, cs, ys = zip(*present, strict=True)
+        spread = np.array(
+            [_spread(rows, c, extractor, y, metric) for c, y in zip(cs, ys, strict=True)]
+        )
+        ax.bar(x, ys, width=width, color=colours[extractor], label=extractor, yerr=spread.T, **bars)
+        plotted += [*(np.asarray(ys) + spread[:, 1]), *(np.asarray(ys) - spread[:, 0])]
         if k == 0:
-            _annotate_ranks(ax, present)
+            for xi, yi, up, rank in zip(x, ys, spread[:, 1], _ranks(ys), strict=True):
+                bold = "bold" if rank <= 7 else "normal"
+                ax.annotate(str(rank), (xi, max(yi, 0.0) + up), xytext=(0, 1.5),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=6,
+                            color="#222222", fontweight=bold)  # fmt: skip
     if has_random:
-        scores = [score_of(rows, c, RANDOM_EXTRACTOR) for c in combos]
         xs = [i + 0.4 - 0.25 * width for i in range(len(combos))]
-        present = [(x, s) for x, s in zip(xs, scores, strict=True) if s is not None]
+        present = [(x, s) for x, c in zip(xs, combos, strict=True)
+                   if (s := score_of(rows, c, RANDOM_EXTRACTOR)) is not None]  # fmt: skip
         if present:
             ax.bar(*zip(*present, strict=True), width=width / 2, color=COLOURS["random"],
                    label="random convnet")  # fmt: skip
             plotted += [s for _, s in present]
     labels = list(combos)
-    extras: list[tuple[str, float, str]] = []
+    extras: list[tuple[str, float, str, str]] = []
     summary = summarise_task(table, task, published)
     if summary.mfcc_plus is not None:
-        extras.append(("MFCC+12345", summary.mfcc_plus, COLOURS["mfcc+12345"]))
+        extras.append(("MFCC+12345", summary.mfcc_plus, COLOURS["mfcc+12345"], "mfcc+12345"))
     if summary.mfcc is not None:
-        extras.append(("MFCC", summary.mfcc, COLOURS["mfcc"]))
-    if published is not None:
-        extras.append((published.label, published.score, COLOURS["published"]))
-    for j, (name, score, colour) in enumerate(extras):
-        ax.bar(len(combos) + 0.5 + j, score, width=0.8, color=colour)
+        extras.append(("MFCC", summary.mfcc, COLOURS["mfcc"], "mfcc"))
+    for j, (name, score, colour, combo) in enumerate(extras):
+        owner = rows[rows["combo"] == combo]["extractor"]
+        spread = _spread(rows, combo, str(owner.iloc[0]), score, metric) if len(owner) else [0, 0]
+        ax.bar(len(combos) + 0.5 + j, score, width=0.8, color=colour,
+               yerr=np.array([spread]).T, **bars)  # fmt: skip
         labels.append(name)
-        plotted.append(score)
+        plotted += [score + spread[1], score - spread[0]]
     if published is not None:
+        j = len(extras)
+        ax.bar(len(combos) + 0.5 + j, published.score, width=0.8, color=COLOURS["published"])
         ax.axhline(published.score, color=COLOURS["published"], linestyle="--", linewidth=1)
+        labels.append(published.label)
+        plotted.append(published.score)
+        extras.append((published.label, published.score, COLOURS["published"], ""))
     positions = [*range(len(combos)), *(len(combos) + 0.5 + j for j in range(len(extras)))]
     ax.set_xticks(positions, labels, rotation=90, fontsize=8)
-    ax.set_ylim(*_ylim(plotted, metric))
-    ax.set_ylabel(metric or "score")
+    bottom, top = _ylim(plotted, metric)
+    ax.set_ylim(bottom, top + 0.06 * (top - bottom))  # room for the ranks above the bars
+    if metric == "accuracy":
+        ax.set_yticks(np.linspace(0, 1, 6))
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_ylabel(f"{metric or 'score'} (bars: ± std over folds)", fontsize=9)
+    ax.set_xlabel("layer combination (convnet layers 1-5; scene: the whole embedding)", fontsize=8)
     ax.set_title(task)
     if not len(rows):
         ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
     if extractors or has_random:
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        fig.legend(loc="lower center", ncol=min(5, n_main + has_random), fontsize=7,
+                   frameon=False, bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     ax.grid(axis="y", linewidth=0.3)
     ax.set_axisbelow(True)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return _save(fig, out, plt)
-
-
-def _annotate_ranks(ax: Any, present: list[tuple[float, float]]) -> None:
-    """Write each bar's rank inside it, top-7 in bold (as the paper's figures)."""
-    if not present:
-        return
-    order = sorted(range(len(present)), key=lambda i: -present[i][1])
-    rank = {i: r + 1 for r, i in enumerate(order)}
-    for i, (x, score) in enumerate(present):
-        ax.annotate(str(rank[i]), (x, score), xytext=(0, -2), textcoords="offset points",
-                    ha="center", va="top", fontsize=6, color="white",
-                    fontweight="bold" if rank[i] <= 7 else "normal")  # fmt: skip
 
 
 def _save(fig: Any, out: PathLike, plt: Any) -> Path:
     out = Path(out)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=150, format="png")
     plt.close(fig)
     return out
 
@@ -184,20 +222,22 @@ def _save(fig: Any, out: PathLike, plt: Any) -> Path:
 def summary_frame(
     table: pd.DataFrame, tasks: Sequence[str], published: Mapping[str, PublishedScore]
 ) -> pd.DataFrame:
-    """Tidy rows (task, series, score, detail) for the summary figure (Figure 2)."""
+    """Tidy rows (task, metric, series, score, detail) for the summary figure (Figure 2)."""
     rows = []
     for task in tasks:
         s = summarise_task(table, task, published.get(task))
+        metric = table[table["task"] == task]["metric"]
+        metric = str(metric.iloc[0]) if len(metric) else ""
         for extractor, (combo, score) in s.best.items():
             if extractor != RANDOM_EXTRACTOR:
-                rows.append((task, f"best {extractor}", score, combo))
+                rows.append((task, metric, f"best {extractor}", score, combo))
         if s.mfcc_plus is not None:
-            rows.append((task, "MFCC+12345", s.mfcc_plus, "mfcc+12345"))
+            rows.append((task, metric, "MFCC+12345", s.mfcc_plus, "mfcc+12345"))
         if s.mfcc is not None:
-            rows.append((task, "MFCC", s.mfcc, "mfcc"))
+            rows.append((task, metric, "MFCC", s.mfcc, "mfcc"))
         if s.published is not None:
-            rows.append((task, "published", s.published.score, s.published.label))
-    return pd.DataFrame(rows, columns=["task", "series", "score", "detail"])
+            rows.append((task, metric, "published", s.published.score, s.published.label))
+    return pd.DataFrame(rows, columns=["task", "metric", "series", "score", "detail"])
 
 
 def plot_summary(
@@ -206,32 +246,54 @@ def plot_summary(
     out: PathLike,
     published: Mapping[str, PublishedScore],
 ) -> Path:
-    """The summary over tasks, as the paper's Figure 2 (seaborn grouped bars)."""
+    """The summary over tasks, as the paper's Figure 2: one panel per metric.
+
+    Accuracy and r2 are different scales, so each has its own panel and axis (accuracy
+    on [0, 1]); each extractor's best combination has its own colour, as in the tasks'
+    figures. The published score appears only where a task has one, and the title says
+    so only then.
+    """
     plt = _pyplot()
     sns = _seaborn()
     frame = summary_frame(table, tasks, published)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(tasks) + 2), 4.0))
-    if frame.empty:
-        ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
-    else:
-        series = list(dict.fromkeys(frame["series"]))
-        palette = {
-            s: COLOURS["published"] if s == "published"
-            else COLOURS["mfcc+12345"] if s == "MFCC+12345"
-            else COLOURS["mfcc"] if s == "MFCC"
-            else COLOURS["convnet"]
-            for s in series
-        }  # fmt: skip
-        sns.barplot(frame, x="task", y="score", hue="series", hue_order=series,
-                    order=list(tasks), palette=palette, ax=ax)  # fmt: skip
-        low = min(0.0, float(frame["score"].min()))
-        ax.set_ylim(low, max(1.0, float(frame["score"].max())) + 0.02)
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
-    ax.set_xlabel("")
-    ax.set_ylabel("score (accuracy or r2)")
-    ax.tick_params(axis="x", rotation=30, labelsize=8)
-    ax.set_title("Best convnet feature, MFCC + 12345, MFCC and the published score")
-    fig.tight_layout()
+    metrics = list(dict.fromkeys(frame["metric"])) if not frame.empty else [""]
+    widths = [max(1, frame[frame["metric"] == m]["task"].nunique()) for m in metrics]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.5, 1.4 * sum(widths) + 2.5), 4.4),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)  # fmt: skip
+    series = list(dict.fromkeys(frame["series"])) if not frame.empty else []
+    colours = _extractor_colours([s.removeprefix("best ") for s in series if s.startswith("best ")])
+    palette = {
+        s: COLOURS["published"] if s == "published"
+        else COLOURS["mfcc+12345"] if s == "MFCC+12345"
+        else COLOURS["mfcc"] if s == "MFCC"
+        else colours[s.removeprefix("best ")]
+        for s in series
+    }  # fmt: skip
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        part = frame[frame["metric"] == metric]
+        if part.empty:
+            ax.text(0.5, 0.5, "no scores", transform=ax.transAxes, ha="center", va="center")
+            continue
+        order = [t for t in tasks if t in set(part["task"])]
+        sns.barplot(part, x="task", y="score", hue="series", hue_order=series, order=order,
+                    palette=palette, ax=ax, legend=ax is axes[0][0])  # fmt: skip
+        ax.set_ylim(*_ylim(list(part["score"]), metric))
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_xlabel("")
+        ax.set_ylabel(metric)
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+        ax.grid(axis="y", linewidth=0.3)
+        ax.set_axisbelow(True)
+    if axes[0][0].get_legend() is not None:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        axes[0][0].get_legend().remove()
+        fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7,
+                   frameon=False)  # fmt: skip
+    parts = "Best combination of each extractor, MFCC + 12345 and MFCC"
+    if "published" in series:
+        parts += ", and the published score"
+    fig.suptitle(parts, fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _save(fig, out, plt)
 
 
@@ -287,6 +349,7 @@ def plot_comparison(table: pd.DataFrame, out: PathLike, groups: Sequence[str]) -
     """
     plt = _pyplot()
     sns = _seaborn()
+    from matplotlib.ticker import MaxNLocator  # lazy: as matplotlib (_pyplot)
 
     long = table.melt(
         id_vars=["task", "combo", "group", "authors"],
@@ -320,7 +383,13 @@ def plot_comparison(table: pd.DataFrame, out: PathLike, groups: Sequence[str]) -
         ax.plot([lo, hi], [lo, hi], color="#888888", linewidth=0.8, zorder=0)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
+        # Few ticks, slanted: on a narrow range their labels would run together.
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+        ax.tick_params(axis="y", labelsize=7)
     grid.set_axis_labels("authors' result file", "ours")
+    grid.set_titles("{col_name}")
     grid.add_legend()
     grid.figure.suptitle("Our scores against the authors' per-cell results", y=1.02)
     out = Path(out)
@@ -399,7 +468,6 @@ def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "a
         'accuracy' or 'balanced_accuracy'.
     """
     plt = _pyplot()
-    sns = _seaborn()
     if "dataset" not in table.columns:
         table = table.assign(dataset="")
     if "extractor" not in table.columns:
@@ -414,18 +482,26 @@ def plot_batch_boundary(table: pd.DataFrame, out_png: PathLike, metric: str = "a
               for c, name in enumerate(names)]  # fmt: skip
     for ax, name, extractor in panels:
         rows = table[(table["dataset"] == name) & (table["extractor"] == extractor)]
-        rows = rows.assign(cut=lambda t: t["at_boundary"].map(kinds))
         if rows.empty:
             ax.text(0.5, 0.5, "no cuts", ha="center", va="center", transform=ax.transAxes)
             ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
             continue
-        sns.stripplot(rows, x="cut", y=metric, hue="cut", order=list(kinds.values()),
-                      palette={kinds[False]: "0.55", kinds[True]: "#c0392b"}, jitter=0.15,
-                      legend=False, ax=ax)  # fmt: skip
+        # Each cut at its category's position (0 within a batch, 1 at a boundary), spread
+        # evenly across a narrow band so that no two cover each other; its majority share
+        # is a short dash at the same x, so point and baseline read as a pair.
+        for at_boundary, group in rows.groupby("at_boundary", sort=True):
+            k = int(bool(at_boundary))
+            xs = k + (np.linspace(-0.18, 0.18, len(group)) if len(group) > 1 else np.zeros(1))
+            ax.scatter(xs, group[metric], s=22, zorder=3,
+                       color="#c0392b" if k else "0.45", label=None)  # fmt: skip
+            if metric == "accuracy":
+                ax.scatter(xs, group["majority"], marker="_", s=70, color="0.2",
+                           linewidths=1, zorder=2)  # fmt: skip
         if metric == "accuracy":
-            ax.scatter(rows["at_boundary"].astype(int) + 0.3, rows["majority"], marker="_",
-                       s=60, color="0.3", linewidths=1, label="majority share")  # fmt: skip
+            ax.scatter([], [], marker="_", s=70, color="0.2", label="majority share")
             ax.legend(loc="lower right", fontsize=6, frameon=False)
+        ax.set_xticks([0, 1], list(kinds.values()))
+        ax.set_xlim(-0.5, 1.5)
         ax.text(0.0, -0.1, _boundary_note(rows, metric), transform=ax.transAxes, fontsize=6,
                 va="top", ha="left", family="monospace")  # fmt: skip
         ax.set_title(" / ".join(filter(None, (str(name), str(extractor)))), fontsize=9)
