@@ -227,6 +227,8 @@ def test_protocol_rows_and_paired_comparison(probes, tmp_path):
     assert row["effect"] > 0 and row["p_value"] < 0.05
     text = "\n".join(protocols_markdown(table, paired))
     assert "## Today's protocols" in text and "| toy | choi2017 | linear |" in text
+    # A test split of 24 clips is named, with what one clip weighs.
+    assert "Small test splits: toy 24 clips (one clip: 4.2 points of accuracy)." in text
 
 
 def test_paired_comparison_refuses_different_test_clips(probes):

@@ -142,3 +142,7 @@ def test_report_of_an_extractor_only_table(tmp_path):
     )  # fmt: skip
     text = write_report(table, tmp_path, tmp_path / "r.md", experiment="p")
     assert "best random" not in text and "0.900 (12345)" in text
+    # Columns no task fills are left out, not shown as dashes in every row.
+    header = next(line for line in text.splitlines() if line.startswith("| task | metric"))
+    assert header == "| task | metric | best choi2017 |"
+    assert "ours (compared)" not in text

@@ -296,6 +296,27 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+SMALL_TEST_SPLIT = 100
+"""Test splits below this many clips are named in the report: one clip is over 1 % there."""
+
+
+def _small_test_splits(t: pd.DataFrame) -> str:
+    """A sentence naming the tasks whose fixed test split is small, and what one clip weighs."""
+    fixed = t[(t["protocol"] == "fixed_split") & (t["n_test"] < SMALL_TEST_SPLIT)]
+    if fixed.empty:
+        return ""
+    sizes = fixed.groupby("task", sort=False).agg(n=("n_test", "min"), metric=("metric", "first"))
+    named = ", ".join(
+        f"{task} {int(r.n)} clips"
+        + (f" (one clip: {100 / r.n:.1f} points of accuracy)" if r.metric == "accuracy" else "")
+        for task, r in sizes.iterrows()
+    )
+    return (
+        f"Small test splits: {named}. Their intervals are wide for that reason; a difference "
+        "of a clip or two between extractors is within them."
+    )
+
+
 def protocols_markdown(
     table: PathLike | pd.DataFrame,
     paired: PathLike | pd.DataFrame | None = None,
@@ -345,6 +366,9 @@ def protocols_markdown(
         "the test score, and n the test clips.",
         "",
     ]
+    small = _small_test_splits(t)
+    if small:
+        lines += [small, ""]
     if paired is not None:
         p = frame(paired)
         if len(p):

@@ -69,28 +69,36 @@ def _fmt_diff(value: float | None) -> str:
 def _task_table(
     table: pd.DataFrame, tasks: Sequence[str], refs: Mapping[str, PublishedScore]
 ) -> tuple[list[str], list[TaskSummary]]:
-    """Markdown rows: best combination per extractor, baselines, published, difference."""
+    """Markdown rows: best combination per extractor, baselines, published, difference.
+
+    A column that no task fills (no MFCC + 12345 run, no published score configured) is
+    left out rather than shown as a column of dashes.
+    """
     extractors = convnet_extractors(table)
     has_random = RANDOM_EXTRACTOR in set(table["extractor"])
+    summaries = [summarise_task(table, task, refs.get(task)) for task in tasks]
+    any_plus = any(s.mfcc_plus is not None for s in summaries)
+    any_mfcc = any(s.mfcc is not None for s in summaries)
+    any_published = any(s.published is not None for s in summaries)
     head = ["task", "metric", *(f"best {e}" for e in extractors)]
     head += ["best random"] if has_random else []
-    head += ["MFCC+12345", "MFCC", "published", "ours (compared)", "difference"]
+    head += ["MFCC+12345"] if any_plus else []
+    head += ["MFCC"] if any_mfcc else []
+    head += ["published", "ours (compared)", "difference"] if any_published else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    summaries = []
-    for task in tasks:
-        s = summarise_task(table, task, refs.get(task))
-        summaries.append(s)
+    for task, s in zip(tasks, summaries, strict=True):
         cells = [task, s.metric or "–"]
         for e in [*extractors, *([RANDOM_EXTRACTOR] if has_random else [])]:
             b = s.best.get(e)
             cells.append(f"{b[1]:.3f} ({b[0]})" if b else "–")
-        cells += [_fmt(s.mfcc_plus), _fmt(s.mfcc)]
-        if s.published is not None:
+        cells += [_fmt(s.mfcc_plus)] if any_plus else []
+        cells += [_fmt(s.mfcc)] if any_mfcc else []
+        if any_published and s.published is not None:
             ref = s.published
             cells.append(f"{ref.score:.3f} ({as_text(ref.label)})")
             cells.append(f"{_fmt(s.compared)} ({s.compared_what})" if s.compared else "–")
             cells.append(_fmt_diff(s.difference))
-        else:
+        elif any_published:
             cells += ["–", "–", "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines, summaries
@@ -209,13 +217,17 @@ def write_report(
     lines += _facts(table, tasks, extra)
     lines += _provenance_lines(full)
     lines += ["", "## Best combination per task", "", *rows, ""]
-    lines += [
+    explained = (
         "Scores are the mean over cross-validation folds of the best SVM setting "
-        "(accuracy, or r2 for regression). *ours (compared)* is our score for the "
-        "published score's combination where it was run, otherwise our best convnet combination; "
-        "*difference* is ours minus the published score.",
-        "",
-    ]
+        "(accuracy, or r2 for regression); in brackets, the layer combination."
+    )
+    if any(s.published is not None for s in summaries):
+        explained += (
+            " *ours (compared)* is our score for the published score's combination where it "
+            "was run, otherwise our best convnet combination; *difference* is ours minus "
+            "the published score."
+        )
+    lines += [explained, ""]
     further = _published_table(table, tasks, refs)
     if further:
         lines += ["## Further published scores", "", *further, ""]
