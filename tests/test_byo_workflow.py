@@ -3,9 +3,11 @@
 One small experiment of the user's kind, run end to end by Snakemake: its cells equal
 plain scikit-learn on the same features, record what made them, get probes and paired
 tests beside the paper's random convnet and MFCC, and a change to one representation's
-options reruns that representation's jobs only. The checkout, the results, the data and
-the mirror of the authors' files all live under paths with spaces, quotes and Unicode:
-every path a rule's shell command takes must reach it whole.
+options reruns that representation's jobs only. The checkout, the results, the data
+folder (`data`, where a registry dataset's receipt goes), a registry dataset read in place
+(`data_dir`), the user's audio folder and the mirror of the authors' files all live under
+paths with spaces, quotes and Unicode: every path a rule's shell command takes must reach it
+whole.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import yaml
 from sklearn.model_selection import LeaveOneGroupOut
 
@@ -29,6 +32,28 @@ from test_workflow import snakemake
 pytestmark = pytest.mark.slow
 
 
+SPEECH_MUSIC = "gtzan 'copy' é"
+"""A registry dataset's folder, read in place (datasets.gtzan_speech_music.data_dir)."""
+DATA = "data 'd' é"
+"""The config's `data` folder (registry datasets' receipts)."""
+
+
+def write_speech_music(root, n=4, sr=8000):
+    """gtzan_speech_music's layout, n clips a class: tones as music, noise as speech."""
+    rng = np.random.default_rng(1)
+    ids = []
+    for folder, kind in (("music_wav", "m"), ("speech_wav", "s")):
+        (root / "music_speech" / folder).mkdir(parents=True)
+        for k in range(n):
+            t = np.arange(sr) / sr
+            x = (0.3 * np.sin(2 * np.pi * (220 + 40 * k) * t) if kind == "m"
+                 else 0.2 * rng.standard_normal(sr))  # fmt: skip
+            sf.write(root / "music_speech" / folder / f"{kind} {k:02d}.wav",
+                     x.astype(np.float32), sr)  # fmt: skip
+            ids.append(f"{kind} {k:02d}")
+    return ids
+
+
 def byo_config(tmp_path, audio, labels, features, mirror, toy_options=None):
     toy = {"hear": "hear_toy", "layers": ["frames", "second"], "batch_size": 4,
            "sample_rate": 16000}  # fmt: skip
@@ -37,14 +62,20 @@ def byo_config(tmp_path, audio, labels, features, mirror, toy_options=None):
     return {
         "experiment": "mine",
         "results": str(tmp_path / "results"),
+        "data": str(tmp_path / DATA),
         "mirror": str(mirror),
         "representations": {"toy": toy, "precomputed": {"features": str(features)}},
         "experiments": {"mine": {
-            "datasets": {"my_set": {"audio_dir": str(audio), "labels": str(labels)}},
+            "datasets": {"my_set": {"audio_dir": str(audio), "labels": str(labels)},
+                         "gtzan_speech_music": {"data_dir": str(tmp_path / SPEECH_MUSIC),
+                                                "paper_order": False}},
             "extractors": {"random": ["12345", "mfcc"], "toy": ["all"], "precomputed": ["all"],
                            "choi2017-reference": ["12345"]},
             "tasks": {"kind": {"dataset": "my_set", "type": "classification", "target": "kind",
-                               "cv": {"scheme": "predefined_folds", "column": "fold"}}},
+                               "cv": {"scheme": "predefined_folds", "column": "fold"}},
+                      "sm": {"dataset": "gtzan_speech_music", "type": "classification",
+                             "target": "label", "cv": {"scheme": "stratified_kfold",
+                                                       "n_splits": 2}}},
             "protocols": {"tasks": {"kind": {"split": "column", "column": "part"}},
                           "probes": ["linear"], "combos": ["12345", "mfcc"], "n_boot": 100},
         }},
@@ -80,11 +111,14 @@ def byo_run(repo, shared_paper, tmp_path_factory):
         + (frame["kind"] == "tone").to_numpy()[:, None]
     )
     order = np.random.default_rng(6).permutation(len(ids))  # rows in another order than labels
-    np.savez(tmp_path / "pre computed.npz", ids=np.array(ids)[order], X=X[order])
+    np.savez(tmp_path / "pre computed my_set.npz", ids=np.array(ids)[order], X=X[order])
+    sm_ids = write_speech_music(tmp_path / SPEECH_MUSIC)
+    sm_X = np.random.default_rng(7).standard_normal((len(sm_ids), 5))
+    np.savez(tmp_path / "pre computed gtzan_speech_music.npz", ids=np.array(sm_ids), X=sm_X)
     config = tmp_path / "config.yaml"
     config.write_text(
         yaml.safe_dump(
-            byo_config(tmp_path, audio, labels, tmp_path / "pre computed.npz", mirror),
+            byo_config(tmp_path, audio, labels, tmp_path / "pre computed {dataset}.npz", mirror),
             sort_keys=False,
         )
     )
@@ -118,9 +152,14 @@ def test_paths_with_spaces_quotes_and_unicode_reach_the_rules_whole(byo_run):
     # An unquoted `> {log}` would have written to a file named by the path's first word.
     assert not list(tmp_path.parent.glob("byo")) and not (tmp_path / "check").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["audio", "check out 'q' é", "config.yaml", "labels.csv", mirror.name,
-         "pre computed.npz", "results"]
+        ["audio", "check out 'q' é", "config.yaml", "labels.csv", mirror.name, DATA,
+         SPEECH_MUSIC, "pre computed my_set.npz", "pre computed gtzan_speech_music.npz",
+         "results"]
     )  # fmt: skip
+    # The registry dataset, read in place, its receipt in the data folder, scored.
+    assert (tmp_path / DATA / "gtzan_speech_music" / "dataset.json").is_file()
+    sm = json.loads((root / "scores" / "sm" / "random" / "mfcc.json").read_text())
+    assert sm["n_clips"] == 8 and np.isfinite(sm["score"])
     cell = json.loads((root / "scores" / "kind" / "choi2017-reference" / "12345.json").read_text())
     assert np.isfinite(cell["score"])
     logs = " ".join(p.read_text() for p in (root / "logs").rglob("*.log"))
@@ -159,7 +198,12 @@ def test_a_new_option_reruns_that_representation_only(byo_run):
     tmp_path, config, *_, checkout, mirror = byo_run
     audio, labels = tmp_path / "audio", tmp_path / "labels.csv"
     changed = byo_config(
-        tmp_path, audio, labels, tmp_path / "pre computed.npz", mirror, {"output": "numpy"}
+        tmp_path,
+        audio,
+        labels,
+        tmp_path / "pre computed {dataset}.npz",
+        mirror,
+        {"output": "numpy"},
     )
     config.write_text(yaml.safe_dump(changed, sort_keys=False))
     out = snakemake(checkout, "-n", "--configfile", str(config))
@@ -174,7 +218,7 @@ def test_a_new_option_reruns_that_representation_only(byo_run):
 def test_one_decoding_per_rate_for_every_representation_of_that_rate(byo_run):
     tmp_path, _, *_, checkout, mirror = byo_run
     config = byo_config(tmp_path, tmp_path / "audio", tmp_path / "labels.csv",
-                        tmp_path / "pre computed.npz", mirror)  # fmt: skip
+                        tmp_path / "pre computed {dataset}.npz", mirror)  # fmt: skip
     toy = config["representations"]["toy"]
     config["representations"]["toy2"] = toy | {"options": {"scene_embedding_size": 8}}
     config["representations"]["toy3"] = toy | {"sample_rate": 22050,
@@ -187,6 +231,8 @@ def test_one_decoding_per_rate_for_every_representation_of_that_rate(byo_run):
         out = snakemake(checkout, "-n", "--configfile", str(path))
     finally:
         path.unlink()
-    decoded = re.findall(r"decoded/my_set/(\d+)hz/manifest.csv", out.stdout)
-    assert sorted(set(decoded)) == ["16000", "22050"]
-    assert out.stdout.count("rule decode_audio:") == 2
+    # Three representations at two rates, two datasets: one decoding per dataset and rate.
+    decoded = re.findall(r"output: [^\n]*?/decoded/(\w+)/(\d+)hz/manifest.csv", out.stdout)
+    assert sorted(decoded) == [("gtzan_speech_music", "16000"), ("gtzan_speech_music", "22050"),
+                               ("my_set", "16000"), ("my_set", "22050")]  # fmt: skip
+    assert out.stdout.count("rule decode_audio:") == 4

@@ -32,7 +32,11 @@ rule prepare_audio:
 
 
 checkpoint plan_shards:
-    """How a dataset's store is cut: runs of `shard_clips` clips in manifest order."""
+    """How a dataset's store is cut: runs of `shard_clips` clips in manifest order.
+
+    Run where Snakemake runs (seconds: the manifest read and hashed), not submitted.
+    """
+    localrule: True
     input:
         raw_manifest,
     output:
@@ -91,7 +95,11 @@ rule prepare_shard:
 
 
 rule merge_shards:
-    """A sharded store's manifest: every row with the shard that holds it, each checked."""
+    """A sharded store's manifest: every row with the shard that holds it, each checked.
+
+    Run where Snakemake runs (seconds: the shards' manifests read), not submitted.
+    """
+    localrule: True
     input:
         manifest=raw_manifest,
         shards=lambda w: shard_files(w.dataset, "manifest"),
