@@ -3,11 +3,21 @@
 #   make test   -> the same environment, then the test suite
 #   make test-fast -> the same, without the tests marked slow (and SLURM and CUDA ones)
 # Override the interpreter with PYTHON=python3.12, the cores with CORES=8.
+# TORCH=cpu installs PyTorch's CPU-only build (from PyTorch's own index, beside PyPI) in place
+# of PyPI's CUDA build, for machines without a GPU; it takes effect in a fresh .venv.
 # snakefmt runs with --no-sort: directives stay in the order the rules give them.
 
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
+TORCH ?= cuda
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# The CPU index offers torch 2.11.0+cpu, which satisfies the pin torch==2.11.0 and which pip
+# prefers to PyPI's 2.11.0 (a local version sorts after its public one).
+ifeq ($(filter $(TORCH),cpu cuda),)
+$(error TORCH must be cpu or cuda, not '$(TORCH)')
+endif
+PIP_TORCH := $(if $(filter cpu,$(TORCH)),--extra-index-url $(TORCH_CPU_INDEX),)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -18,7 +28,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(PIP_TORCH) -e '.[dev]'
 	touch $(STAMP)
 
 # The guests' own environments, as venvs (what their conda env files make under

@@ -18,6 +18,11 @@ Not a test; run it on an idle machine, e.g.
     PYTHONPATH=src python perf/bench_training.py --device cuda --batch-sizes 16 64
     PYTHONPATH=src python perf/bench_training.py --threads 2 --batch-sizes 8 \\
         --store results/demo/prepared/demo_tags
+
+With ``--variants`` the network is also measured with channels-last weights and
+activations and under ``torch.compile``, each as a ratio to the plain network in the same
+run, and whether it keeps the results independent of the number of threads, as the
+plain network does: the workflow adopts a variant only where both hold.
 """
 
 from __future__ import annotations
@@ -47,10 +52,22 @@ def _rate(step: Callable[[], None], batch: int, repeats: int, device: torch.devi
     return batch * repeats / (time.perf_counter() - start)
 
 
-def bench(batch: int, repeats: int, device: torch.device) -> tuple[float, float]:
+VARIANTS = ("plain", "channels_last", "compile")
+"""How the network runs: as the workflow runs it, with its weights and activations in
+channels-last layout, or under ``torch.compile`` (the default inductor backend)."""
+
+
+def bench(
+    batch: int, repeats: int, device: torch.device, variant: str = "plain"
+) -> tuple[float, float]:
     """(training, extraction) clips/s of the paper's network at one batch size."""
     torch.manual_seed(0)
     model = init_he_normal(ConvNet(n_tags=50), seed=0).to(device)
+    if variant == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    forward, features = model, model.layer_features
+    if variant == "compile":
+        forward, features = torch.compile(model), torch.compile(model.layer_features)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     x = 0.1 * torch.randn(batch, N_SAMPLES, device=device)
@@ -65,16 +82,39 @@ def bench(batch: int, repeats: int, device: torch.device) -> tuple[float, float]
         model.train()
         optimiser.zero_grad()
         with mixed:
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(forward(x), y)
         loss.backward()
         optimiser.step()
 
     def extract_step() -> None:
         model.eval()
         with torch.inference_mode(), ieee_float32():
-            model.layer_features(x)
+            features(x)
 
     return _rate(train_step, batch, repeats, device), _rate(extract_step, batch, repeats, device)
+
+
+def same_bits_on_one_thread(variant: str, threads: int) -> bool:
+    """Whether a batch's gradients and features on one thread equal those on ``threads``.
+
+    The workflow's models and features do not depend on the job's thread count in the
+    plain layout; a faster variant that gives that up changes results with ``--cores``.
+    """
+    x = 0.1 * torch.randn(2, N_SAMPLES, generator=torch.Generator().manual_seed(0))
+    results = []
+    for n in (1, threads):
+        torch.set_num_threads(n)
+        model = init_he_normal(ConvNet(n_tags=50), seed=0)
+        if variant == "channels_last":
+            model = model.to(memory_format=torch.channels_last)
+        model(x).sum().backward()
+        with torch.inference_mode():
+            features = model.eval().layer_features(x)
+        results.append(
+            torch.cat([*(p.grad.flatten() for p in model.parameters()), features.flatten()])
+        )
+    torch.set_num_threads(threads)
+    return torch.equal(results[0], results[1])
 
 
 def bench_data_path(
@@ -125,6 +165,11 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--store", help="a prepared tagging store: measure the data path too")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also channels-last and torch.compile, each as a ratio to the plain network",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -138,6 +183,23 @@ def main() -> None:
     for batch in args.batch_sizes:
         train, extract = bench(batch, args.repeats, device)
         print(f"{batch:5d}  {train:13.2f}  {extract:15.2f}", flush=True)
+    if args.variants:
+        print(
+            "variant        batch  train clips/s  extract clips/s  train ratio  extract ratio"
+            f"  same bits on 1 and {args.threads} threads"
+        )
+        for batch in args.batch_sizes:
+            plain = bench(batch, args.repeats, device)
+            for variant in VARIANTS:
+                rates = plain if variant == "plain" else bench(batch, args.repeats, device, variant)
+                ratios = rates[0] / plain[0], rates[1] / plain[1]
+                same = (
+                    "not checked"  # compiling twice more takes minutes on a CPU
+                    if variant == "compile" or device.type != "cpu"
+                    else str(same_bits_on_one_thread(variant, args.threads))
+                )
+                print(f"{variant:13s}  {batch:5d}  {rates[0]:13.2f}  {rates[1]:15.2f}  "
+                      f"{ratios[0]:11.2f}  {ratios[1]:13.2f}  {same}", flush=True)  # fmt: skip
     if args.store:
         print(f"data path from {args.store}")
         print("batch  (a) step alone  (b) loader  (c) step from store  (b)/(a)  (c)/(a)")

@@ -107,7 +107,10 @@ def test_typed_settings_of_the_presets(config):
     assert demo.demo.seed == 2017
     assert demo.demo.n_clips["demo_tags"] == 240 and len(demo.demo.n_clips) == 7
     assert demo.datasets == {} and not demo.released_features
-    assert demo.training == config["experiments"]["demo"]["training"]
+    assert demo.training == {
+        **demo_training_defaults(),
+        **config["experiments"]["demo"]["training"],
+    }
     assert demo.random_convnet_seed == 0
     assert demo.choi2017 == Choi2017Settings("batch", 256, 16, None)
     assert demo.published == {} and demo.authors_tasks == {}

@@ -89,7 +89,9 @@ def rules() -> dict[str, dict[str, str]]:
                 # a function: the representation's own env, else the default one
                 env = re.match(r"(.*)", f"../../{DEFAULT_ENV}")
             command = re.search(
-                r'"(?:\{MT\}|(?:python|\{params\.python:q\}) -m musictransfer) ([\w-]+)', block
+                r'"(?:\{params\.launcher\})?'  # `srun ` for training over several nodes
+                r"(?:\{MT\}|(?:python|\{params\.python:q\}) -m musictransfer) ([\w-]+)",
+                block,
             )
             out[name] = {
                 "env": str((smk.parent / env.group(1)).resolve().relative_to(REPO))

@@ -83,6 +83,24 @@ def test_extract_convnet_trained_matches_model(corpus: dict[str, Path], tmp_path
         assert str(npz["extractor"]) == "tagger-x"
 
 
+def test_int16_batches_give_the_float_paths_bits(corpus: dict[str, Path], tmp_path: Path) -> None:
+    """Clips sent as stored (int16) and made float32 on the device: the same input and
+    features, bit for bit, as float32 clips read through ``convnet_input``."""
+    from musictransfer.features import _convnet_features
+    from musictransfer.model import device_batch
+
+    data = PreparedDataset(corpus["store"])
+    stored = np.stack([data.stored_input(i) for i in range(len(data))])
+    assert stored.dtype == np.int16
+    floats = np.stack([data.convnet_input(i) for i in range(len(data))])
+    assert torch.equal(device_batch(stored, torch.device("cpu")), torch.from_numpy(floats))
+    path = corpus["root"] / "tagger-x.pt"
+    extract_convnet(path, corpus["store"], tmp_path / "f.npz", batch_size=2, progress=False)
+    feats, _ = load_features(tmp_path / "f.npz")
+    float_path = _convnet_features(path, data.convnet_input, len(data), 2, progress=False)
+    np.testing.assert_array_equal(feats, float_path)
+
+
 def test_calibration_statistics_match_numpy(corpus: dict[str, Path]) -> None:
     """Layer 1's calibrated mean/var equal those of its conv output over the clips."""
     data = PreparedDataset(corpus["store"])

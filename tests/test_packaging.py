@@ -47,3 +47,24 @@ def test_package_data_holds_every_data_file(pyproject, repo):
     assert files
     for path in files:
         assert any(path.match(pattern) for pattern in patterns), path
+
+
+def test_cpu_only_install_is_one_flag(repo, tmp_path):
+    """`make setup TORCH=cpu` adds PyTorch's CPU index; anything but cpu/cuda is an error."""
+    import subprocess
+
+    def plan(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["make", "-n", "setup", f"VENV={tmp_path / 'v'}", *args],
+                              cwd=repo, capture_output=True, text=True)  # fmt: skip
+
+    cpu = plan("TORCH=cpu")
+    assert cpu.returncode == 0
+    install = [ln for ln in cpu.stdout.splitlines() if "-e '.[dev]'" in ln]
+    assert install and "--extra-index-url https://download.pytorch.org/whl/cpu" in install[0]
+    default = plan()
+    assert "download.pytorch.org" not in default.stdout and "-e '.[dev]'" in default.stdout
+    wrong = plan("TORCH=rocm")
+    assert wrong.returncode == 2 and "TORCH must be cpu or cuda, not 'rocm'" in wrong.stderr
+    # The pin that the CPU build (2.11.0+cpu) must satisfy is PyPI's exact version.
+    text = (repo / "pyproject.toml").read_text()
+    assert '"torch==2.11.0"' in text and '"torchaudio==2.11.0"' in text

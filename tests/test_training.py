@@ -50,14 +50,21 @@ def _clip(kind: str, rng: np.random.Generator) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def make_tagging_source(root: Path, splits: dict[str, list[str]]) -> Path:
-    """Write WAV clips and a manifest (tags, split), prepare them, return the store."""
+def make_tagging_source(
+    root: Path, splits: dict[str, list[str]], sounds: dict[str, list[str]] | None = None
+) -> Path:
+    """Write WAV clips and a manifest (tags, split), prepare them, return the store.
+
+    A clip sounds like its tags, unless ``sounds`` gives a split's clips other kinds
+    (tags that its sound does not bear out, for an AUC short of 1).
+    """
     rng = np.random.default_rng(0)
     rows = []
     for split, kinds in splits.items():
         for i, tags in enumerate(kinds):
             name = f"{split}{i}.wav"
-            sf.write(root / name, _clip(tags, rng), SR)
+            sound = (sounds or {}).get(split, kinds)[i]
+            sf.write(root / name, _clip(sound, rng), SR)
             rows.append({"id": f"{split}{i}", "path": name, "tags": tags, "split": split})
     pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
     prepare_audio(root / "manifest.csv", root / "prepared", progress=False)

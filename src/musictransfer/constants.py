@@ -22,6 +22,9 @@ CLIP_SECONDS: Final[int] = 29
 N_SAMPLES: Final[int] = SAMPLE_RATE * CLIP_SECONDS
 """348,000 samples: the convnet's fixed input length. Shorter clips are tiled to it."""
 
+INT16_SCALE: Final[float] = 32767.0
+"""Full scale of the int16 samples of a prepared 12 kHz store: float = int16 / this."""
+
 MFCC_MIN_SAMPLES: Final[int] = 1024
 """The authors zero-pad a signal only up to this many samples before computing MFCCs."""
 

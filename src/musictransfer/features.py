@@ -138,12 +138,18 @@ def _device() -> torch.device:
 def _batches(
     load: Callable[[int], np.ndarray], n: int, batch_size: int, device: torch.device
 ) -> Iterator[torch.Tensor]:
-    """Batches of ``load(i)`` for ``i < n``, stacked, as float32 tensors on ``device``."""
-    import torch  # lazy: no PyTorch in envs/features.yaml (module docstring)
+    """Batches of ``load(i)`` for ``i < n``, stacked, as float32 tensors on ``device``.
+
+    A prepared store's clips are loaded as stored (int16,
+    :meth:`~PreparedDataset.stored_input`) and made float32 on the device
+    (:func:`~musictransfer.model.device_batch`), as the training loader does.
+    """
+    from musictransfer.model import device_batch  # lazy: PyTorch, as in _convnet_features
 
     for start in range(0, n, batch_size):
-        rows = [load(i) for i in range(start, min(n, start + batch_size))]
-        yield torch.from_numpy(np.stack(rows).astype(np.float32, copy=False)).to(device)
+        yield device_batch(
+            np.stack([load(i) for i in range(start, min(n, start + batch_size))]), device
+        )
 
 
 def _convnet_features(
@@ -233,7 +239,7 @@ def extract_convnet(
 
     torch.set_num_threads(max(1, int(threads)))
     data = PreparedDataset(dataset_dir)
-    features = _convnet_features(model_path, data.convnet_input, len(data), batch_size, progress)
+    features = _convnet_features(model_path, data.stored_input, len(data), batch_size, progress)
     save_features(out, features, data.ids, extractor=Path(model_path).stem)
 
 

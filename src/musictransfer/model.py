@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -32,6 +33,7 @@ from musictransfer.constants import (
     F_MAX,
     F_MIN,
     HOP_LENGTH,
+    INT16_SCALE,
     KERNEL_SIZE,
     N_CHANNELS,
     N_FFT,
@@ -58,6 +60,31 @@ def ieee_float32() -> Iterator[None]:
         yield
     finally:
         conv.fp32_precision, matmul.fp32_precision = saved
+
+
+def network_input(batch: Tensor) -> Tensor:
+    """A batch of clips as the network takes them: float32 in [-1, 1].
+
+    Clips still as a prepared store keeps them (int16) become float32 by the store's own
+    division (:data:`INT16_SCALE`, one correctly rounded operation), so the result has
+    the bits of :meth:`~musictransfer.datasets.store.PreparedDataset.convnet_input` on any
+    device; float clips are passed on as float32.
+    """
+    if batch.dtype == torch.int16:
+        return batch.to(torch.float32) / INT16_SCALE
+    return batch.to(torch.float32)
+
+
+def device_batch(rows: np.ndarray, device: torch.device) -> Tensor:
+    """Stacked clips (int16 as stored, or float) as the network's input on ``device``.
+
+    int16 clips cross to the device as int16, half the bytes of float32, and are
+    converted there (:func:`network_input`); to a GPU the copy is made from page-locked
+    memory without waiting, so that it overlaps the work already queued.
+    """
+    host = torch.from_numpy(np.ascontiguousarray(rows))
+    pin = device.type == "cuda"
+    return network_input((host.pin_memory() if pin else host).to(device, non_blocking=pin))
 
 
 class LogMelSpectrogram(nn.Module):

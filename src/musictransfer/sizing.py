@@ -71,3 +71,30 @@ def accelerator_for(resources: Mapping[str, Any]) -> str:
         gpus = 1.0  # a value such as "a100:1": a GPU was asked for
     gres = str(resources.get("gres") or "")
     return "gpu" if gpus > 0 or "gpu" in gres.lower() else "auto"
+
+
+def training_job(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The SLURM plugin's resources of a tagger training over several nodes.
+
+    One node needs nothing here: Lightning starts one process per device inside the
+    job's single task (its GPUs are the profile's ``gpu``). Several nodes need one task
+    per device on every node, started by the job's own ``srun`` (:func:`training_launcher`):
+    the plugin's ``mpi`` resource tells it not to wrap the command in a one-task ``srun``
+    of its own. The plugin refuses ``tasks_per_node: 1``, so one device per node is asked
+    as one task per GPU instead.
+
+    Parameters
+    ----------
+    training
+        The experiment's ``training`` block, defaults filled (``devices``, ``num_nodes``).
+    """
+    nodes, devices = int(training["num_nodes"]), int(training["devices"])
+    if nodes == 1:
+        return {}
+    per_node = {"tasks_per_node": devices} if devices > 1 else {"tasks": nodes, "tasks_per_gpu": 1}
+    return {"nodes": nodes, "mpi": "srun", **per_node}
+
+
+def training_launcher(training: Mapping[str, Any]) -> str:
+    """Prefix of the training command: ``srun`` for several nodes (see :func:`training_job`)."""
+    return "srun " if int(training["num_nodes"]) > 1 else ""

@@ -28,6 +28,8 @@ from musictransfer.sizing import (
     count_rows,
     grid_memory_mb,
     grid_runtime_min,
+    training_job,
+    training_launcher,
 )
 
 L = EXPERIMENT.layout

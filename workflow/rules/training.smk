@@ -15,6 +15,8 @@ rule train_tagger:
         # 'gpu' when the job asks for one (the SLURM profile): no CUDA is then an error,
         # not a CPU run fifty times slower.
         accelerator=lambda w, resources: accelerator_for(resources),
+        # `srun ` when training spans nodes (training.num_nodes), else nothing.
+        launcher=training_launcher(EXPERIMENT.training),
     log:
         L.log("train_tagger", "{source}"),
     benchmark:
@@ -28,11 +30,13 @@ rule train_tagger:
     retries: 2
     conda:
         "../../envs/training.yaml"
+    # Over several nodes also the nodes and one task per device (musictransfer.sizing).
     resources:
+        **training_job(EXPERIMENT.training),
         mem_mb=32000,
         runtime=720,
     shell:
-        "python -m musictransfer train {params.data:q} --out {output.model:q} "
+        "{params.launcher}python -m musictransfer train {params.data:q} --out {output.model:q} "
         "--metrics {output.metrics:q} --settings {params.settings:q} "
         "--checkpoint-dir {params.checkpoints:q} --threads {threads} "
         "--accelerator {params.accelerator} > {log:q} 2>&1"

@@ -33,7 +33,7 @@ from musictransfer.datasets.paper import WEIGHTS_THEANO, url_of
 from musictransfer.datasets.paper.fetch import fetch_released
 from musictransfer.errors import ConfigError, ManifestError, MusicTransferError
 from musictransfer.featurefile import save_features
-from musictransfer.model import ConvNet, ieee_float32
+from musictransfer.model import ConvNet, device_batch, ieee_float32
 from musictransfer.modelfile import ARCH_CHOI2017, build_model, check_format_version, load_payload
 
 if TYPE_CHECKING:
@@ -176,11 +176,8 @@ def extract(
     def chunks(indices: Sequence[int]) -> Callable[[], Iterator[Tensor]]:
         def gen() -> Iterator[Tensor]:
             for start in range(0, len(indices), chunk_size):
-                batch = [
-                    np.asarray(load(i), dtype=np.float32)
-                    for i in indices[start : start + chunk_size]
-                ]
-                yield torch.from_numpy(np.stack(batch)).to(device)
+                batch = [np.asarray(load(i)) for i in indices[start : start + chunk_size]]
+                yield device_batch(np.stack(batch), device)
 
         return gen
 
@@ -294,7 +291,7 @@ def extract_prepared(
     model = load_pretrained("choi2017", weights=model_path, bn_mode="batch")
     feats, _, _ = extract(
         model,
-        lambda i: data.convnet_input(int(order[i])),
+        lambda i: data.stored_input(int(order[i])),
         len(data),
         bn_mode,
         batch_size,
@@ -382,7 +379,7 @@ def reference_statistics(
     def chunks() -> Iterator[Tensor]:
         for start in range(0, len(paths), 8):
             batch = [load(i) for i in range(start, min(start + 8, len(paths)))]
-            yield torch.from_numpy(np.stack(batch)).to(device)
+            yield device_batch(np.stack(batch), device)
 
     stats = compute_statistics(model, chunks, source=source or ", ".join(p.name for p in paths))
     stats.save(out)

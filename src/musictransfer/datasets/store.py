@@ -48,14 +48,13 @@ from tqdm import tqdm
 
 from musictransfer._typing import PathLike
 from musictransfer.audio import load_audio, tile_to_length
-from musictransfer.constants import CLIP_SECONDS, N_SAMPLES, SAMPLE_RATE
+from musictransfer.constants import CLIP_SECONDS, INT16_SCALE, N_SAMPLES, SAMPLE_RATE
 from musictransfer.datasets.manifest import read_manifest, resolve_paths
 from musictransfer.errors import ManifestError
 from musictransfer.fetching import file_hash
 from musictransfer.layout import AUDIO_FILE, MANIFEST_FILE, SHARD_FILE, shard_name
 from musictransfer.outputs import atomic_path, read_json_object, write_json
 
-INT16_SCALE = 32767.0
 DTYPES = {"int16": "<i2", "float32": "<f4"}
 """Sample formats of a store: int16 (the paper's 12 kHz store), float32 (decoded stores)."""
 

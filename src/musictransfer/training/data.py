@@ -24,9 +24,10 @@ from torch import Tensor
 from musictransfer._typing import PathLike
 from musictransfer.constants import SPLITS
 from musictransfer.datasets.manifest import require_columns, split_tags
-from musictransfer.datasets.store import INT16_SCALE, PreparedDataset
+from musictransfer.datasets.store import PreparedDataset
 from musictransfer.errors import ManifestError
 from musictransfer.layout import MANIFEST_FILE
+from musictransfer.model import network_input
 
 LOADER_START_METHOD = (
     "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -44,28 +45,31 @@ EPOCH_RNG_STREAM = 1
 # --- randomness -------------------------------------------------------------------------
 
 
-def epoch_seed(seed: int, epoch: int, stream: int) -> int:
-    """A 64-bit seed that depends only on the run's seed, the epoch and a stream number.
+def epoch_seed(seed: int, epoch: int, stream: int, rank: int = 0) -> int:
+    """A 64-bit seed that depends only on the run's seed, the epoch, a stream and a rank.
 
-    What an epoch draws is then fixed by these three numbers rather than by what earlier
+    What an epoch draws is then fixed by these numbers rather than by what earlier
     epochs drew, so that a run resumed at epoch ``k`` repeats epoch ``k`` exactly (see
-    "Resuming" in :mod:`musictransfer.training`). ``SeedSequence`` mixes the three, so
-    that nearby (seed, epoch) pairs do not share a seed as ``seed + epoch`` would.
+    "Resuming" in :mod:`musictransfer.training`). ``SeedSequence`` mixes them, so that
+    nearby (seed, epoch) pairs do not share a seed as ``seed + epoch`` would. Rank 0 draws
+    what a one-process run draws; the other ranks of a distributed run draw their own.
     """
     entropy = [int(seed) & 0xFFFF_FFFF_FFFF_FFFF, int(epoch), int(stream)]
+    if rank:
+        entropy.append(int(rank))
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
 
 
-def seed_epoch(seed: int, epoch: int) -> None:
+def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
     """Seed torch (CPU and CUDA), numpy and Python's ``random`` for one training epoch."""
-    value = epoch_seed(seed, epoch, EPOCH_RNG_STREAM)
+    value = epoch_seed(seed, epoch, EPOCH_RNG_STREAM, rank)
     torch.manual_seed(value)
     np.random.seed(value & 0xFFFF_FFFF)  # noqa: NPY002 - the global one, as seed_everything
     random.seed(value)
 
 
 class EpochShuffle(torch.utils.data.Sampler[int]):
-    """A random order of ``range(n)`` that is a pure function of (seed, epoch).
+    """A random order of ``range(n)`` that is a pure function of (seed, epoch), per rank.
 
     A ``DataLoader(shuffle=True, generator=...)`` draws each epoch's order from a
     generator that the previous epochs advanced, so a resumed run (a fresh generator)
@@ -73,29 +77,63 @@ class EpochShuffle(torch.utils.data.Sampler[int]):
     training epoch (the order is drawn here, in the training process, also for loaders
     with workers); for a run's first epoch see :meth:`TaggingDataModule.train_dataloader`.
 
+    In a distributed run every rank draws the same permutation and takes every
+    ``world``-th clip of it, starting at its rank; with per-rank batches of
+    ``batch_size / world`` clips, step ``s`` of all ranks together then trains on clips
+    ``s * batch_size`` to ``(s + 1) * batch_size - 1`` of the permutation: the global
+    batch of a one-process run. If ``n`` is not a multiple of ``world``, the permutation
+    is extended by its first clips (as ``DistributedSampler`` does), so that all ranks
+    take the same number of steps.
+
     Parameters
     ----------
     n
         Number of clips.
     seed
         The run's seed.
+    rank, world
+        This process's rank among ``world`` training processes.
     """
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1) -> None:
         self.n = int(n)
         self.seed = int(seed)
+        self.rank = int(rank)
+        self.world = int(world)
         self.epoch = 0
+        if not 0 <= self.rank < self.world:
+            raise ValueError(f"rank {rank} outside a world of {world}")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order the next iteration gives."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        return -(-self.n // self.world)
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, SHUFFLE_STREAM))
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        order = torch.randperm(self.n, generator=generator).tolist()
+        padded = len(self) * self.world
+        order = (order * -(-padded // max(self.n, 1)))[:padded]
+        return iter(order[self.rank :: self.world])
+
+
+class RankShare(torch.utils.data.Sampler[int]):
+    """Every ``world``-th clip from ``rank`` on, in order: one rank's part of an evaluation.
+
+    Unlike ``DistributedSampler`` nothing is repeated to even out the ranks, so that the
+    validation AUC, gathered over all ranks, is computed over every clip exactly once.
+    """
+
+    def __init__(self, n: int, rank: int = 0, world: int = 1) -> None:
+        self.indices = range(int(rank), int(n), int(world))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
 
 
 # --- data ------------------------------------------------------------------------------
@@ -174,7 +212,8 @@ class TaggingDataModule(pl.LightningDataModule):
     dataset_dir
         The prepared store (``manifest.csv`` with ``tags`` and ``split`` columns).
     batch_size
-        Clips per batch (all three loaders).
+        Clips per batch and process (all three loaders): in a distributed run, the
+        global batch divided by the number of processes.
     num_workers
         Loader processes; persistent between epochs when > 0, so that each epoch does
         not pay for starting them again.
@@ -219,17 +258,37 @@ class TaggingDataModule(pl.LightningDataModule):
                 "put more (and more varied) clips in the valid split",
             )
 
+    def _ranks(self) -> tuple[int, int]:
+        """The rank of this process and the number of processes ((0, 1) outside DDP)."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
     def _loader(self, name: str, shuffle: bool) -> torch.utils.data.DataLoader:
-        """One split's loader; workers (if any) start from a fork server.
+        """One split's loader, this rank's part of it; workers (if any) start from a fork server.
 
         By the time Lightning starts the workers, the training process runs CUDA and
         torch's thread pools; forking such a process can deadlock the child (Python 3.12
         warns about it). The fork server is a fresh interpreter (fork and exec, no Python
         run in between), and the workers are forked from it, not from this process. They
         are persistent, so that start-up is paid once per loader, not once per epoch.
+        The samplers are this module's (:class:`EpochShuffle`, :class:`RankShare`), not
+        the ``DistributedSampler`` Lightning would put in (the Trainer is told not to).
         """
         clips = self.splits[name]
-        sampler = EpochShuffle(len(clips), self.seed) if shuffle else None
+        rank, world = self._ranks()
+        if world > 1 and len(clips) < world:
+            raise ManifestError(
+                f"{self.dataset_dir / MANIFEST_FILE}: the {name} split has {len(clips)} "
+                f"clip(s), fewer than the {world} training processes",
+                "train with fewer devices, or put more clips in that split",
+            )
+        sampler: torch.utils.data.Sampler[int] = (
+            EpochShuffle(len(clips), self.seed, rank, world)
+            if shuffle
+            else RankShare(len(clips), rank, world)
+        )
         # The loader's own generator only draws the workers' base seed; given one, it
         # leaves the global generator (dropout's) alone.
         generator = torch.Generator().manual_seed(self.seed) if shuffle else None
@@ -249,15 +308,13 @@ class TaggingDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Stored int16 clips as float32 in [-1, 1], on the device.
 
-        The same division as :meth:`PreparedDataset.signal` (float32 by
-        :data:`INT16_SCALE`, correctly rounded), so the network sees the same bits as from
-        a float32 loader, with half the bytes through the workers and the host-to-device
+        :func:`~musictransfer.model.network_input` divides as
+        :meth:`PreparedDataset.signal` does, so the network sees the same bits as from a
+        float32 loader, with half the bytes through the workers and the host-to-device
         copy.
         """
         waveform, targets = batch
-        if waveform.dtype == torch.int16:
-            waveform = waveform.to(torch.float32) / INT16_SCALE
-        return waveform, targets
+        return network_input(waveform), targets
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         """Training batches in the epoch's order (:class:`EpochShuffle`), last one kept.

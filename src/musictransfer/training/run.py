@@ -18,15 +18,17 @@ import time
 import warnings
 import zipfile
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.fabric.plugins.environments import LightningEnvironment
+from lightning.fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.strategies import DDPStrategy
 
 from musictransfer._typing import PathLike
 from musictransfer.errors import ConfigError, MusicTransferError
@@ -42,6 +44,9 @@ log = logging.getLogger("musictransfer.training")
 package's name."""
 
 LAST_CHECKPOINT = "last.ckpt"
+
+DDP_TIMEOUT = timedelta(minutes=5)
+"""How long a rank waits in a collective for the others (a dead rank fails the job)."""
 
 ACCELERATORS = ("auto", "cpu", "gpu")
 """What :func:`train_tagger` may be asked to run on: ``auto`` takes CUDA when there is
@@ -70,10 +75,13 @@ class EpochPrinter(pl.Callback):
         self._n += n
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        """Log the epoch's mean training loss and its validation loss and AUC."""
+        """Log the epoch's mean training loss and its validation loss and AUC (rank 0)."""
+        if not trainer.is_global_zero:
+            return
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
         if self._n:
-            parts.append(f"train_loss {self._loss_sum / self._n:.4f}")
+            label = "train_loss" if trainer.world_size == 1 else "train_loss (rank 0)"
+            parts.append(f"{label} {self._loss_sum / self._n:.4f}")
         metrics = trainer.callback_metrics
         for key in ("val_loss", "val_auc"):
             if key in metrics:
@@ -142,19 +150,29 @@ def _whole_archive(path: Path) -> bool:
         return False
 
 
-def _resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict[str, Any]) -> Path | None:
+def _resumable_checkpoint(
+    checkpoint_dir: Path, fingerprint: dict[str, Any], rank: int = 0
+) -> Path | None:
     """``last.ckpt`` if it belongs to this very run; otherwise clear stale checkpoints.
 
     Snakemake reruns the training when its settings or data change, but the checkpoint
     directory (not an output) survives: resuming from it would silently continue the old
     run, so checkpoints of another configuration are deleted and training starts afresh.
+
+    Only rank 0 deletes and writes; the other ranks of a distributed run read the same
+    files and come to the same answer. Rank 0 deletes the stale checkpoints before it
+    writes the new ``run.json``, so a rank that already reads the new record cannot find
+    an old ``last.ckpt`` beside it.
     """
     record = checkpoint_dir / "run.json"
     last = checkpoint_dir / LAST_CHECKPOINT
     same = record.is_file() and json.loads(record.read_text()) == fingerprint
     if last.is_file() and same and _whole_archive(last):
-        log.info("resuming from %s", last)
+        if rank == 0:
+            log.info("resuming from %s", last)
         return last
+    if rank != 0:
+        return None
     stale = sorted(checkpoint_dir.glob("*.ckpt"))
     if stale and same and last.is_file():
         # Written by rename, so only a damaged disk or a hand makes one: every retry of
@@ -217,6 +235,86 @@ def _precision(accelerator: str) -> str:
     return "32-true"
 
 
+def _launch_rank(cfg: TrainingSettings) -> int:
+    """The global rank of this process, as its launcher set it, before the Trainer exists.
+
+    Lightning's own launcher (one node) gives the processes it starts ``LOCAL_RANK``;
+    the process it starts them from is rank 0. ``srun`` (several nodes) gives each task
+    ``SLURM_PROCID``. Known this early so that only rank 0 touches the checkpoint
+    directory.
+    """
+    if cfg.num_nodes > 1:
+        return int(os.environ.get("SLURM_PROCID", "0"))
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _cluster_environment(cfg: TrainingSettings) -> Any:
+    """Lightning's view of how the processes were started.
+
+    One node: a plain :class:`LightningEnvironment`, so that Lightning starts the
+    ``devices`` processes itself and never takes a Snakemake SLURM job for an
+    ``srun``-launched one (see "Snakemake and SLURM" in :mod:`musictransfer.training`).
+    Several nodes: the job's ``srun`` started one task per device on every node, and
+    :class:`SLURMEnvironment` reads their ranks, with its requeueing off (Snakemake
+    retries).
+
+    Raises
+    ------
+    ConfigError
+        If several nodes are asked for and this process is not one of an ``srun`` with
+        ``devices x num_nodes`` tasks.
+    """
+    if cfg.num_nodes == 1:
+        return LightningEnvironment()
+    tasks = os.environ.get("SLURM_NTASKS")
+    if tasks is None or int(tasks) != cfg.world_size or "SLURM_PROCID" not in os.environ:
+        raise ConfigError(
+            f"training.num_nodes is {cfg.num_nodes}, but this process is not one of the "
+            f"{cfg.world_size} tasks (devices {cfg.devices} x num_nodes {cfg.num_nodes}) "
+            f"of a SLURM srun (SLURM_NTASKS={tasks or 'unset'})",
+            "run the workflow with the SLURM profile (profiles/slurm), which submits the "
+            "training as one job of that many tasks; or set training.num_nodes: 1",
+        )
+    return SLURMEnvironment(auto_requeue=False)
+
+
+def _check_devices(device: str, cfg: TrainingSettings) -> None:
+    """Fail at once, naming the node, if it has fewer GPUs than ``training.devices``.
+
+    A silent run on fewer devices would change the number of processes, and so the
+    per-process batch and the run's fingerprint.
+    """
+    if device != "cuda":
+        return
+    found = torch.cuda.device_count()
+    if found < cfg.devices:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise MusicTransferError(
+            f"training.devices is {cfg.devices} but {socket.gethostname()} has {found} usable "
+            f"GPU(s) (CUDA_VISIBLE_DEVICES={'unset' if visible is None else repr(visible)})",
+            "ask the scheduler for that many GPUs per node (profiles/slurm: train_tagger's "
+            "gpu, or gres for several nodes), or lower training.devices",
+        )
+
+
+def _strategy(device: str, cfg: TrainingSettings) -> Any:
+    """Lightning's strategy: one device as is, or DDP (NCCL on CUDA, gloo on the CPU).
+
+    Gradients are averaged between processes by DDP; on CUDA the BatchNorm layers are
+    synchronised, so that a step normalises over the global batch as a one-process run
+    does (SyncBatchNorm has no CPU kernel, so on the CPU each process normalises its own
+    part). The process group's timeout is short enough that a rank left waiting for a
+    dead one gives up within minutes rather than Lightning's default half hour.
+    """
+    if not cfg.distributed:
+        return "auto"
+    return DDPStrategy(
+        cluster_environment=_cluster_environment(cfg),
+        checkpoint_io=AtomicCheckpointIO(),
+        timeout=DDP_TIMEOUT,
+    )
+
+
 def train_tagger(
     dataset_dir: PathLike,
     out: PathLike,
@@ -240,7 +338,9 @@ def train_tagger(
         Lightning's checkpoints (``best-*.ckpt``, ``last.ckpt``) and CSV logs. If it
         holds ``last.ckpt``, training resumes from it (a retried job continues).
     threads
-        CPU threads for PyTorch; data loading uses ``threads - 1`` worker processes.
+        CPU threads of the job's task: on one node its training processes share them
+        (``threads // devices`` each), over several nodes each process (one ``srun``
+        task) has them; all but one of a process's threads go to data-loader workers.
     metrics_out
         JSON file for the best validation AUC, its test AUC, epochs and wall time.
     accelerator
@@ -262,13 +362,18 @@ def train_tagger(
     _quiet_lightning_tips()
     cfg = TrainingSettings.from_mapping(settings)
     device = _trainer_accelerator(accelerator)
-    threads = max(1, int(threads))
+    _check_devices(device, cfg)
+    strategy = _strategy(device, cfg)
+    rank = _launch_rank(cfg)
+    # On one node Lightning starts the processes inside the job's one task, which share
+    # its cores; over several nodes srun gives each process (task) cores of its own.
+    threads = max(1, int(threads) // (cfg.devices if cfg.num_nodes == 1 else 1))
     torch.set_num_threads(threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
 
-    data = TaggingDataModule(dataset_dir, cfg.batch_size, num_workers_for(threads), cfg.seed)
+    data = TaggingDataModule(dataset_dir, cfg.rank_batch_size, num_workers_for(threads), cfg.seed)
     module = TaggerModule(data.vocabulary, cfg.learning_rate, cfg.dropout, cfg.seed)
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
@@ -289,7 +394,13 @@ def train_tagger(
     )
     trainer = pl.Trainer(
         accelerator=device,
-        devices=1,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=strategy,
+        # The data module's samplers split the clips between ranks (EpochShuffle,
+        # RankShare); Lightning's DistributedSampler would pad the evaluation splits.
+        use_distributed_sampler=False,
+        sync_batchnorm=device == "cuda" and cfg.world_size > 1,
         precision=_precision(device),
         max_epochs=cfg.max_epochs,
         callbacks=[
@@ -298,7 +409,7 @@ def train_tagger(
             EarlyStopping(monitor="val_auc", mode="max", patience=cfg.early_stopping_patience),
             EpochPrinter(),
         ],
-        plugins=[LightningEnvironment(), AtomicCheckpointIO()],
+        plugins=None if cfg.distributed else [LightningEnvironment(), AtomicCheckpointIO()],
         logger=CSVLogger(checkpoint_dir, name="logs"),
         default_root_dir=checkpoint_dir,
         enable_progress_bar=sys.stderr.isatty(),
@@ -309,7 +420,7 @@ def train_tagger(
         log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
-    resume = _resumable_checkpoint(checkpoint_dir, _run_fingerprint(cfg, data))
+    resume = _resumable_checkpoint(checkpoint_dir, _run_fingerprint(cfg, data), rank)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
@@ -317,6 +428,10 @@ def train_tagger(
         warnings.filterwarnings("ignore", message="The `srun` command is available")
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
+        # The AUC is computed over every rank's clips already (TaggerModule).
+        warnings.filterwarnings(
+            "ignore", message=r"It is recommended to use `self.log\('(val|test)_auc'"
+        )
         trainer.fit(module, datamodule=data, ckpt_path=resume)
         epochs = int(trainer.current_epoch)
         best_path = best.best_model_path
@@ -329,8 +444,12 @@ def train_tagger(
         module.load_state_dict(state)
         test_auc = None
         if len(data.splits["test"]):
+            # Every rank tests its share (the AUC is gathered over all of them).
             results = trainer.test(module, datamodule=data, verbose=False)
             test_auc = float(results[0]["test_auc"])
+    if not trainer.is_global_zero:
+        # The other ranks' work ends here: rank 0 writes the model file and metrics.
+        return {}
     metrics = {
         "best_val_auc": float(best.best_model_score),
         "test_auc": test_auc,
@@ -340,6 +459,7 @@ def train_tagger(
         "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
         "precision": _precision(device),
         "threads": threads,
+        "processes": cfg.world_size,
         "n_clips": {name: len(split) for name, split in data.splits.items()},
         "n_tags": len(data.vocabulary),
         "settings": asdict(cfg),

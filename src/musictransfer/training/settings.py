@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from musictransfer.config import validated
+from musictransfer.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class TrainingSettings:
         Epochs without a better validation AUC before training stops.
     dropout
         Dropout before the dense layer (0 disables it).
+    devices
+        Training processes per node (one per GPU).
+    num_nodes
+        Nodes of the training job.
+    strategy
+        ``auto`` or ``ddp`` (Lightning's strategy name).
     """
 
     seed: int
@@ -41,6 +48,24 @@ class TrainingSettings:
     learning_rate: float
     early_stopping_patience: int
     dropout: float
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+    @property
+    def world_size(self) -> int:
+        """Training processes in all: ``devices`` x ``num_nodes``."""
+        return self.devices * self.num_nodes
+
+    @property
+    def distributed(self) -> bool:
+        """Whether training runs DistributedDataParallel (several processes, or asked)."""
+        return self.world_size > 1 or self.strategy == "ddp"
+
+    @property
+    def rank_batch_size(self) -> int:
+        """Clips per step and process: the global batch split evenly between processes."""
+        return self.batch_size // self.world_size
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any] | None) -> TrainingSettings:
@@ -49,9 +74,18 @@ class TrainingSettings:
         Raises
         ------
         ConfigError
-            For an unknown key or a value of the wrong type or range, naming the key.
+            For an unknown key or a value of the wrong type or range, naming the key, or
+            a ``batch_size`` that the processes cannot share evenly.
         """
         block = validated(dict(settings or {}), "training")
+        world = int(block["devices"]) * int(block["num_nodes"])
+        if int(block["batch_size"]) % world:
+            raise ConfigError(
+                f"training.batch_size {block['batch_size']} cannot be split evenly between "
+                f"{world} processes (devices {block['devices']} x num_nodes "
+                f"{block['num_nodes']})",
+                f"make training.batch_size a multiple of {world}: it is the global batch",
+            )
         return cls(
             seed=int(block["seed"]),
             max_epochs=int(block["max_epochs"]),
@@ -59,4 +93,7 @@ class TrainingSettings:
             learning_rate=float(block["learning_rate"]),
             early_stopping_patience=int(block["early_stopping_patience"]),
             dropout=float(block["dropout"]),
+            devices=int(block["devices"]),
+            num_nodes=int(block["num_nodes"]),
+            strategy=str(block["strategy"]),
         )
