@@ -389,7 +389,9 @@ def test_resumed_worker_loader_starts_at_the_resumed_epoch(source: Path) -> None
     def batches(num_workers: int, epoch: int) -> list[torch.Tensor]:
         data = TaggingDataModule(source, batch_size=2, num_workers=num_workers, seed=3)
         progress = SimpleNamespace(current=SimpleNamespace(processed=epoch))
-        data.trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_progress=progress))
+        data.trainer = SimpleNamespace(
+            fit_loop=SimpleNamespace(epoch_progress=progress), global_rank=0, world_size=1
+        )
         return [target for _, target in data.train_dataloader()]
 
     first, resumed = batches(0, 0), batches(1, 2)
