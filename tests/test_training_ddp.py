@@ -169,6 +169,17 @@ def test_ranks_share_each_global_batch_of_the_one_process_order() -> None:
     assert list(later) != single
 
 
+def test_a_split_smaller_than_the_processes_stops_before_training(
+    source: Path, tmp_path: Path
+) -> None:
+    from musictransfer.errors import ManifestError
+
+    with pytest.raises(ManifestError, match=r"the test split has 3 clip\(s\), fewer than the 4"):
+        train_tagger(source, tmp_path / "t.pt", settings={**SETTINGS, "devices": 4},
+                     checkpoint_dir=tmp_path / "ckpt", accelerator="cpu")  # fmt: skip
+    assert not (tmp_path / "ckpt").exists()
+
+
 def test_evaluation_shares_cover_every_clip_once() -> None:
     shares = [list(RankShare(7, r, 3)) for r in range(3)]
     assert sorted(i for s in shares for i in s) == list(range(7))

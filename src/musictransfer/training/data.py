@@ -258,6 +258,26 @@ class TaggingDataModule(pl.LightningDataModule):
                 "put more (and more varied) clips in the valid split",
             )
 
+    def check_shares(self, world: int) -> None:
+        """Every split with clips has at least one per process of a ``world``-process run.
+
+        A rank without validation or test clips would have nothing to add to the AUC that
+        all ranks compute together; :func:`~.run.train_tagger` asks before training, so
+        that a small test split does not stop the job after the training.
+
+        Raises
+        ------
+        ManifestError
+            Naming the split, its clips and the number of processes.
+        """
+        for name, clips in self.splits.items():
+            if world > 1 and 0 < len(clips) < world:
+                raise ManifestError(
+                    f"{self.dataset_dir / MANIFEST_FILE}: the {name} split has {len(clips)} "
+                    f"clip(s), fewer than the {world} training processes",
+                    "train with fewer devices, or put more clips in that split",
+                )
+
     def _ranks(self) -> tuple[int, int]:
         """The rank of this process and the number of processes ((0, 1) outside DDP)."""
         trainer = self.trainer
@@ -278,12 +298,7 @@ class TaggingDataModule(pl.LightningDataModule):
         """
         clips = self.splits[name]
         rank, world = self._ranks()
-        if world > 1 and len(clips) < world:
-            raise ManifestError(
-                f"{self.dataset_dir / MANIFEST_FILE}: the {name} split has {len(clips)} "
-                f"clip(s), fewer than the {world} training processes",
-                "train with fewer devices, or put more clips in that split",
-            )
+        self.check_shares(world)
         sampler: torch.utils.data.Sampler[int] = (
             EpochShuffle(len(clips), self.seed, rank, world)
             if shuffle

@@ -370,10 +370,10 @@ def train_tagger(
     threads = max(1, int(threads) // (cfg.devices if cfg.num_nodes == 1 else 1))
     torch.set_num_threads(threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = TaggingDataModule(dataset_dir, cfg.rank_batch_size, num_workers_for(threads), cfg.seed)
+    data.check_shares(cfg.world_size)
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-
-    data = TaggingDataModule(dataset_dir, cfg.rank_batch_size, num_workers_for(threads), cfg.seed)
     module = TaggerModule(data.vocabulary, cfg.learning_rate, cfg.dropout, cfg.seed)
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
