@@ -19,10 +19,12 @@ Not a test; run it on an idle machine, e.g.
     PYTHONPATH=src python perf/bench_training.py --threads 2 --batch-sizes 8 \\
         --store results/demo/prepared/demo_tags
 
-With ``--variants`` the network is also measured with channels-last weights and
-activations and under ``torch.compile``, each as a ratio to the plain network in the same
-run, and whether it keeps the results independent of the number of threads, as the
-plain network does: the workflow adopts a variant only where both hold.
+With ``--variants`` the network is also measured training with oneDNN's convolution
+kernels (PyTorch's default on the CPU, which the workflow gives up for
+:func:`~musictransfer.model.thread_independent_training`), with channels-last weights and
+activations, and under ``torch.compile``, each as a ratio to the plain network in the same
+run, and whether its gradients and features are independent of the number of threads, as
+the plain network's are: the workflow adopts a variant only where both hold.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from collections.abc import Callable, Iterator
 import torch
 
 from musictransfer.constants import N_SAMPLES
-from musictransfer.model import ConvNet, ieee_float32, init_he_normal
+from musictransfer.model import (
+    ConvNet,
+    ieee_float32,
+    init_he_normal,
+    thread_independent_training,
+)
 
 
 def _rate(step: Callable[[], None], batch: int, repeats: int, device: torch.device) -> float:
@@ -52,9 +59,27 @@ def _rate(step: Callable[[], None], batch: int, repeats: int, device: torch.devi
     return batch * repeats / (time.perf_counter() - start)
 
 
-VARIANTS = ("plain", "channels_last", "compile")
-"""How the network runs: as the workflow runs it, with its weights and activations in
-channels-last layout, or under ``torch.compile`` (the default inductor backend)."""
+VARIANTS = ("plain", "onednn", "channels_last", "compile")
+"""How the network runs: as the workflow runs it (on the CPU, training with PyTorch's own
+convolution kernels: :func:`~musictransfer.model.thread_independent_training`), training
+with oneDNN's kernels as PyTorch does by default, and, on PyTorch's default kernels, with
+weights and activations in channels-last layout or under ``torch.compile`` (the default
+inductor backend)."""
+
+
+def _mixed(device: torch.device) -> contextlib.AbstractContextManager:
+    """The trainer's precision: bf16 autocast on CUDA (``bf16-mixed``), float32 on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _training_kernels(variant: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The kernels a training step runs with: the workflow's for ``plain``, else PyTorch's
+    defaults (oneDNN on the CPU, which channels-last and compiled graphs are made for)."""
+    if device.type == "cpu" and variant == "plain":
+        return thread_independent_training()
+    return contextlib.nullcontext()
 
 
 def bench(
@@ -72,18 +97,14 @@ def bench(
     loss_fn = torch.nn.BCEWithLogitsLoss()
     x = 0.1 * torch.randn(batch, N_SAMPLES, device=device)
     y = (torch.rand(batch, 50, device=device) < 0.1).float()
-    mixed = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
-    )
 
     def train_step() -> None:
         model.train()
         optimiser.zero_grad()
-        with mixed:
-            loss = loss_fn(forward(x), y)
-        loss.backward()
+        with _training_kernels(variant, device):
+            with _mixed(device):
+                loss = loss_fn(forward(x), y)
+            loss.backward()
         optimiser.step()
 
     def extract_step() -> None:
@@ -94,27 +115,26 @@ def bench(
     return _rate(train_step, batch, repeats, device), _rate(extract_step, batch, repeats, device)
 
 
-def same_bits_on_one_thread(variant: str, threads: int) -> bool:
-    """Whether a batch's gradients and features on one thread equal those on ``threads``.
+def same_bits_on_one_thread(variant: str, threads: int) -> tuple[bool, bool]:
+    """Whether a batch's (gradients, features) on one thread equal those on ``threads``.
 
-    The workflow's models and features do not depend on the job's thread count in the
-    plain layout; a faster variant that gives that up changes results with ``--cores``.
+    The workflow's models and features do not depend on the job's thread count; a faster
+    variant that gives that up changes results with ``--cores``.
     """
-    x = 0.1 * torch.randn(2, N_SAMPLES, generator=torch.Generator().manual_seed(0))
-    results = []
+    x = 0.1 * torch.randn(8, N_SAMPLES, generator=torch.Generator().manual_seed(0))
+    grads, features = [], []
     for n in (1, threads):
         torch.set_num_threads(n)
         model = init_he_normal(ConvNet(n_tags=50), seed=0)
         if variant == "channels_last":
             model = model.to(memory_format=torch.channels_last)
-        model(x).sum().backward()
+        with _training_kernels(variant, torch.device("cpu")):
+            model(x).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
         with torch.inference_mode():
-            features = model.eval().layer_features(x)
-        results.append(
-            torch.cat([*(p.grad.flatten() for p in model.parameters()), features.flatten()])
-        )
+            features.append(model.eval().layer_features(x))
     torch.set_num_threads(threads)
-    return torch.equal(results[0], results[1])
+    return torch.equal(*grads), torch.equal(*features)
 
 
 def bench_data_path(
@@ -139,7 +159,11 @@ def bench_data_path(
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
         model.train()
         optimiser.zero_grad()
-        loss_fn(model(x), y).backward()
+        # As the trainer runs it: bf16 autocast on CUDA, thread-independent kernels on the CPU.
+        with _training_kernels("plain", device):
+            with _mixed(device):
+                loss = loss_fn(model(x), y)
+            loss.backward()
         optimiser.step()
 
     def epoch(train: bool) -> float:
@@ -186,7 +210,7 @@ def main() -> None:
     if args.variants:
         print(
             "variant        batch  train clips/s  extract clips/s  train ratio  extract ratio"
-            f"  same bits on 1 and {args.threads} threads"
+            f"  same bits on 1 and {args.threads} threads (gradients, features)"
         )
         for batch in args.batch_sizes:
             plain = bench(batch, args.repeats, device)
@@ -196,7 +220,7 @@ def main() -> None:
                 same = (
                     "not checked"  # compiling twice more takes minutes on a CPU
                     if variant == "compile" or device.type != "cpu"
-                    else str(same_bits_on_one_thread(variant, args.threads))
+                    else ", ".join(map(str, same_bits_on_one_thread(variant, args.threads)))
                 )
                 print(f"{variant:13s}  {batch:5d}  {rates[0]:13.2f}  {rates[1]:15.2f}  "
                       f"{ratios[0]:11.2f}  {ratios[1]:13.2f}  {same}", flush=True)  # fmt: skip

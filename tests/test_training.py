@@ -436,3 +436,20 @@ def test_gpu_request_follows_the_job_resources(repo: Path, tmp_path: Path) -> No
     gpu = snakemake(repo, "-n", "-p", target, "--config", f"results={tmp_path}",
                     "--set-resources", "train_tagger:gpu=1")  # fmt: skip
     assert "--accelerator gpu" in gpu.stdout
+
+
+@pytest.mark.slow
+def test_the_tagger_does_not_depend_on_the_number_of_threads(source: Path, tmp_path: Path) -> None:
+    # oneDNN's convolution backward sums the weight gradients per thread on some CPUs
+    # (AVX-512 ones); the trainer's CPU kernels must not, or --cores would change the
+    # tagger and every feature and score after it.
+    models, previous = [], torch.get_num_threads()
+    for threads in (1, 2):
+        train_tagger(source, tmp_path / f"{threads}.pt", settings={**SETTINGS, "max_epochs": 2},
+                     checkpoint_dir=tmp_path / f"ckpt{threads}", threads=threads,
+                     accelerator="cpu")  # fmt: skip
+        models.append(load_model(tmp_path / f"{threads}.pt").state_dict())
+    torch.set_num_threads(previous)
+    assert models[0].keys() == models[1].keys()
+    for key, value in models[0].items():
+        assert torch.equal(value, models[1][key]), key

@@ -62,6 +62,27 @@ def ieee_float32() -> Iterator[None]:
         conv.fp32_precision, matmul.fp32_precision = saved
 
 
+@contextlib.contextmanager
+def thread_independent_training() -> Iterator[None]:
+    """Train on the CPU with PyTorch's own convolution kernels rather than oneDNN's.
+
+    oneDNN's convolution backward divides its weight-gradient sums between threads on
+    some CPUs (seen on AVX-512 ones), so one training step gives other bits with another
+    number of threads, and a tagger trained under ``--cores 8`` would differ from one
+    trained under ``--cores 2``, and with it every feature and score downstream.
+    PyTorch's native kernels sum in one order whatever the threads, at some cost in
+    speed on the CPU (``perf/bench_training.py --variants`` measures it). Forward passes
+    give the same bits on any number of threads with either, so extraction keeps oneDNN;
+    CUDA does not use oneDNN. Restores the previous setting.
+    """
+    saved = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = saved
+
+
 def network_input(batch: Tensor) -> Tensor:
     """A batch of clips as the network takes them: float32 in [-1, 1].
 

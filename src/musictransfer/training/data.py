@@ -190,8 +190,9 @@ class TaggingClips(torch.utils.data.Dataset):
         """
         if self._data is None:
             self._data = PreparedDataset(self.root)
-        signal = self._data.stored_input(int(self.indices[item]))
-        return torch.from_numpy(np.ascontiguousarray(signal)), torch.from_numpy(self.targets[item])
+        # A copy: a full-length clip is a read-only view of the memory-mapped store.
+        signal = np.array(self._data.stored_input(int(self.indices[item])))
+        return torch.from_numpy(signal), torch.from_numpy(self.targets[item])
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -9,6 +9,7 @@ model file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from lightning.pytorch.strategies import DDPStrategy
 
 from musictransfer._typing import PathLike
 from musictransfer.errors import ConfigError, MusicTransferError
+from musictransfer.model import thread_independent_training
 from musictransfer.modelfile import BN_RUNNING, save_model
 from musictransfer.outputs import atomic_path, write_json
 from musictransfer.provenance import provenance
@@ -421,16 +423,19 @@ def train_tagger(
         num_sanity_val_steps=0,
     )
     resume = _resumable_checkpoint(checkpoint_dir, _run_fingerprint(cfg, data), rank)
-    with warnings.catch_warnings():
+    # On the CPU the tagger's bits must not depend on the job's threads (--cores).
+    kernels = thread_independent_training() if device == "cpu" else contextlib.nullcontext()
+    with warnings.catch_warnings(), kernels:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*is smaller than the logging interval.*")
         # Lightning probes for SLURM on every fit/test call even with the plugin above.
         warnings.filterwarnings("ignore", message="The `srun` command is available")
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
-        # The AUC is computed over every rank's clips already (TaggerModule).
+        # The AUC is computed over every rank's clips already (TaggerModule), and the
+        # losses are synchronised wherever there is more than one process.
         warnings.filterwarnings(
-            "ignore", message=r"It is recommended to use `self.log\('(val|test)_auc'"
+            "ignore", message=r"It is recommended to use `self.log\('(val|test)_(auc|loss)'"
         )
         trainer.fit(module, datamodule=data, ckpt_path=resume)
         epochs = int(trainer.current_epoch)
