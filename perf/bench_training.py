@@ -82,6 +82,30 @@ def _training_kernels(variant: str, device: torch.device) -> contextlib.Abstract
     return contextlib.nullcontext()
 
 
+def _train_step(
+    model: torch.nn.Module,
+    device: torch.device,
+    variant: str = "plain",
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One optimisation step of ``model`` (Adam, binary cross-entropy) as the trainer takes
+    it, in the variant's kernels and the trainer's precision; ``forward`` may be compiled."""
+    forward = model if forward is None else forward
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        model.train()
+        optimiser.zero_grad()
+        with _training_kernels(variant, device):
+            with _mixed(device):
+                loss = loss_fn(forward(x), y)
+            loss.backward()
+        optimiser.step()
+
+    return step
+
+
 def bench(
     batch: int, repeats: int, device: torch.device, variant: str = "plain"
 ) -> tuple[float, float]:
@@ -93,26 +117,19 @@ def bench(
     forward, features = model, model.layer_features
     if variant == "compile":
         forward, features = torch.compile(model), torch.compile(model.layer_features)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    train = _train_step(model, device, variant, forward)
     x = 0.1 * torch.randn(batch, N_SAMPLES, device=device)
     y = (torch.rand(batch, 50, device=device) < 0.1).float()
-
-    def train_step() -> None:
-        model.train()
-        optimiser.zero_grad()
-        with _training_kernels(variant, device):
-            with _mixed(device):
-                loss = loss_fn(forward(x), y)
-            loss.backward()
-        optimiser.step()
 
     def extract_step() -> None:
         model.eval()
         with torch.inference_mode(), ieee_float32():
             features(x)
 
-    return _rate(train_step, batch, repeats, device), _rate(extract_step, batch, repeats, device)
+    return (
+        _rate(lambda: train(x, y), batch, repeats, device),
+        _rate(extract_step, batch, repeats, device),
+    )
 
 
 def same_bits_on_one_thread(variant: str, threads: int) -> tuple[bool, bool]:
@@ -146,8 +163,7 @@ def bench_data_path(
     data = TaggingDataModule(store, batch, num_workers_for(threads), seed=0)
     torch.manual_seed(0)
     model = init_he_normal(ConvNet(n_tags=len(data.vocabulary)), seed=0).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    step = _train_step(model, device)
 
     loader = data.train_dataloader()  # persistent workers: started once, by the warm-up
 
@@ -155,16 +171,6 @@ def bench_data_path(
         for stored, target in loader:
             moved = (stored.to(device, non_blocking=True), target.to(device, non_blocking=True))
             yield data.on_after_batch_transfer(moved, 0)
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        model.train()
-        optimiser.zero_grad()
-        # As the trainer runs it: bf16 autocast on CUDA, thread-independent kernels on the CPU.
-        with _training_kernels("plain", device):
-            with _mixed(device):
-                loss = loss_fn(model(x), y)
-            loss.backward()
-        optimiser.step()
 
     def epoch(train: bool) -> float:
         start, n = time.perf_counter(), 0

@@ -29,7 +29,7 @@ from musictransfer.constants import N_SAMPLES, SAMPLE_RATE
 from musictransfer.datasets.store import prepare_audio
 
 
-def clip(tags: np.ndarray, n_tags: int, seed: int) -> np.ndarray:
+def clip(tags: np.ndarray, seed: int) -> np.ndarray:
     """29 s of noise with one tone per tag (tag k at 110 Hz times 2^(k/12))."""
     rng = np.random.default_rng(seed)
     t = np.arange(N_SAMPLES) / SAMPLE_RATE
@@ -49,21 +49,21 @@ def main() -> None:
     args.root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    rows = []
+    rows, tag_sets = [], []
     for i in range(args.clips):
         tags = rng.choice(args.tags, size=rng.integers(1, 4), replace=False)
         split = "train" if i % 10 < 8 else ("valid" if i % 10 == 8 else "test")
         names = ";".join(f"t{k:02d}" for k in tags)
         rows.append({"id": f"c{i:06d}", "path": f"c{i:06d}.wav", "tags": names, "split": split})
-        rows[-1]["_tags"] = tags
+        tag_sets.append(tags)
 
-    def write(row: dict) -> None:
-        sf.write(args.root / row["path"], clip(row["_tags"], args.tags, int(row["id"][1:])),
-                 SAMPLE_RATE, subtype="PCM_16")  # fmt: skip
+    def write(i: int) -> None:
+        sf.write(args.root / rows[i]["path"], clip(tag_sets[i], seed=i), SAMPLE_RATE,
+                 subtype="PCM_16")  # fmt: skip
 
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        list(pool.map(write, rows))
-    manifest = pd.DataFrame(rows).drop(columns="_tags")
+        list(pool.map(write, range(args.clips)))
+    manifest = pd.DataFrame(rows)
     manifest.to_csv(args.root / "manifest.csv", index=False)
     written = time.perf_counter()
     store = args.root / "prepared"

@@ -357,5 +357,12 @@ class TaggingDataModule(pl.LightningDataModule):
 def scorable_tags(targets: Tensor | np.ndarray) -> Tensor:
     """Tags whose AUC is defined on these targets: at least one positive and one negative."""
     targets = torch.as_tensor(targets)
-    positives = targets.sum(dim=0)
-    return (positives > 0) & (positives < targets.shape[0])
+    return scorable_counts(targets.sum(dim=0), targets.shape[0])
+
+
+def scorable_counts(positives: Tensor, clips: Tensor | int) -> Tensor:
+    """:func:`scorable_tags` from each tag's positive clips among ``clips`` clips.
+
+    The form a distributed run can sum over ranks (:class:`~.module.TagCounts`).
+    """
+    return (positives > 0) & (positives < clips)

@@ -20,7 +20,7 @@ from torchmetrics import Metric
 from torchmetrics.classification import MultilabelAUROC
 
 from musictransfer.model import ConvNet, init_he_normal
-from musictransfer.training.data import seed_epoch
+from musictransfer.training.data import scorable_counts, seed_epoch
 
 
 class TagCounts(Metric):
@@ -44,7 +44,7 @@ class TagCounts(Metric):
 
     def compute(self) -> Tensor:
         """The tags with at least one positive and one negative clip."""
-        return (self.positives > 0) & (self.positives < self.clips)
+        return scorable_counts(self.positives, self.clips)
 
 
 class TaggerModule(pl.LightningModule):

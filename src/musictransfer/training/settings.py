@@ -78,15 +78,7 @@ class TrainingSettings:
             a ``batch_size`` that the processes cannot share evenly.
         """
         block = validated(dict(settings or {}), "training")
-        world = int(block["devices"]) * int(block["num_nodes"])
-        if int(block["batch_size"]) % world:
-            raise ConfigError(
-                f"training.batch_size {block['batch_size']} cannot be split evenly between "
-                f"{world} processes (devices {block['devices']} x num_nodes "
-                f"{block['num_nodes']})",
-                f"make training.batch_size a multiple of {world}: it is the global batch",
-            )
-        return cls(
+        out = cls(
             seed=int(block["seed"]),
             max_epochs=int(block["max_epochs"]),
             batch_size=int(block["batch_size"]),
@@ -97,3 +89,11 @@ class TrainingSettings:
             num_nodes=int(block["num_nodes"]),
             strategy=str(block["strategy"]),
         )
+        if out.batch_size % out.world_size:
+            raise ConfigError(
+                f"training.batch_size {out.batch_size} cannot be split evenly between "
+                f"{out.world_size} processes (devices {out.devices} x num_nodes "
+                f"{out.num_nodes})",
+                f"make training.batch_size a multiple of {out.world_size}: it is the global batch",
+            )
+        return out
